@@ -1,0 +1,222 @@
+"""Grounded answers: retrieve -> abstain or prompt -> stream -> map ``[n]`` markers to passages.
+
+Abstention happens BEFORE the LLM call when the best evidence (highest cosine similarity between the
+question and a kept passage) is below the threshold, so an unanswerable question costs no tokens and
+cannot be hallucinated. The threshold is the collection's calibrated value (``rag eval answers
+--calibrate``) or ``Settings.abstain_threshold``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict, dataclass, field
+
+from rag.models import Candidate
+from rag.prompting import ABSTAIN_TEXT, PromptSource, build_messages, parse_citations
+from rag.retrieval import RetrievalTrace
+
+
+@dataclass(frozen=True)
+class Citation:
+    """A source the answer cites with ``[number]``.
+
+    Attributes:
+        number: The marker number in the answer (the source's position in the prompt, 1-based).
+        chunk_id, document_id: Database ids of the passage.
+        title, source_name, pages_label, page_start, page_end, heading_path, text: What the UI shows.
+        external_id: The document's external id, if any.
+    """
+
+    number: int
+    chunk_id: int
+    document_id: int
+    title: str
+    source_name: str
+    pages_label: str
+    page_start: int | None
+    page_end: int | None
+    heading_path: tuple[str, ...]
+    text: str
+    external_id: str | None = None
+
+    @classmethod
+    def from_candidate(cls, number: int, candidate: Candidate) -> Citation:
+        """Build from a retrieved candidate."""
+        return cls(
+            number=number,
+            chunk_id=candidate.chunk_id,
+            document_id=candidate.document_id,
+            title=candidate.title,
+            source_name=candidate.source_name,
+            pages_label=candidate.pages_label,
+            page_start=candidate.page_start,
+            page_end=candidate.page_end,
+            heading_path=candidate.heading_path,
+            text=candidate.text,
+            external_id=candidate.external_id,
+        )
+
+
+@dataclass(frozen=True)
+class Answer:
+    """A finished answer with everything needed to trust or inspect it.
+
+    Attributes:
+        question: What the user typed. standalone_question: After follow-up rewriting.
+        text: The answer with dangling markers removed (``[n]`` markers kept).
+        citations: Sources cited by valid markers, in order of first citation.
+        sources: All passages given to the LLM (or the closest passages when abstaining).
+        abstained: True when the answer is "not in your documents" (threshold or model decision).
+        abstained_before_llm: True when the evidence threshold declined without an LLM call.
+        uncited: True when a non-abstaining answer has no valid citation (flag it in the UI).
+        dangling_markers: Markers that named no source (removed from ``text``).
+        evidence: Best cosine similarity of a kept passage (``None`` with no passages).
+        threshold: The abstention threshold that applied.
+        model: LLM model string. prompt_tokens, completion_tokens: Token usage (0 without a call).
+        cost_usd: ``litellm.completion_cost`` in US dollars when the model is priced, else ``None``.
+        timings_ms: Retrieval stages plus ``rewrite``, ``prompt_build``, ``time_to_first_token``,
+            ``generation`` and ``total`` (ms).
+        messages: The exact messages sent to the LLM (empty when abstaining before the call).
+        trace: The retrieval trace.
+        message_id, conversation_id: Where the answer is stored (``None`` if not stored).
+    """
+
+    question: str
+    standalone_question: str
+    text: str
+    citations: tuple[Citation, ...]
+    sources: tuple[Citation, ...]
+    abstained: bool
+    abstained_before_llm: bool
+    uncited: bool
+    dangling_markers: int
+    evidence: float | None
+    threshold: float
+    model: str
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost_usd: float | None = None
+    timings_ms: dict[str, float] = field(default_factory=dict)
+    messages: tuple[dict, ...] = ()
+    trace: RetrievalTrace | None = None
+    message_id: int | None = None
+    conversation_id: int | None = None
+
+    def to_dict(self) -> dict:
+        """JSON-serialisable form (CLI ``--json``, stored traces)."""
+        data = asdict(self)
+        data["trace"] = self.trace.to_dict() if self.trace else None
+        return data
+
+
+def evidence_of(hits: Sequence[Candidate]) -> float | None:
+    """Best cosine similarity among the kept passages, or ``None`` without passages."""
+    similarities = [h.similarity for h in hits if h.similarity is not None]
+    return max(similarities) if similarities else None
+
+
+def prompt_sources(hits: Sequence[Candidate]) -> list[PromptSource]:
+    """Number the kept passages 1..k for the prompt, best first."""
+    return [
+        PromptSource(number=i, title=h.title, pages_label=h.pages_label, text=h.text)
+        for i, h in enumerate(hits, 1)
+    ]
+
+
+class AnswerStream:
+    """Iterate to receive the answer's text deltas; then read :attr:`answer`.
+
+    For an abstention the single delta is the abstention text. The streamed text is the model's raw
+    output; the final :attr:`answer` text has dangling markers removed.
+    """
+
+    def __init__(self, deltas: Iterator[str]) -> None:
+        self._deltas = deltas
+        self.answer: Answer | None = None
+
+    def __iter__(self) -> Iterator[str]:
+        return self._deltas
+
+
+def finish_answer(
+    *,
+    question: str,
+    standalone: str,
+    raw_text: str,
+    hits: Sequence[Candidate],
+    evidence: float | None,
+    threshold: float,
+    model: str,
+    trace: RetrievalTrace,
+    messages: Sequence[dict],
+    prompt_tokens: int,
+    completion_tokens: int,
+    cost_usd: float | None,
+    timings_ms: dict[str, float],
+) -> Answer:
+    """Map markers to passages, drop dangling ones, and flag abstention or missing citations."""
+    sources = tuple(Citation.from_candidate(i, h) for i, h in enumerate(hits, 1))
+    parsed = parse_citations(raw_text, len(sources))
+    by_number = {c.number: c for c in sources}
+    citations = tuple(by_number[n] for n in parsed.cited)
+    declined = ABSTAIN_TEXT.lower().rstrip(".") in parsed.clean_text.lower()
+    return Answer(
+        question=question,
+        standalone_question=standalone,
+        text=parsed.clean_text.strip(),
+        citations=citations,
+        sources=sources,
+        abstained=declined and not citations,
+        abstained_before_llm=False,
+        uncited=not citations and not declined,
+        dangling_markers=parsed.dangling,
+        evidence=evidence,
+        threshold=threshold,
+        model=model,
+        prompt_tokens=prompt_tokens,
+        completion_tokens=completion_tokens,
+        cost_usd=cost_usd,
+        timings_ms=timings_ms,
+        messages=tuple(messages),
+        trace=trace,
+    )
+
+
+def abstention(
+    *,
+    question: str,
+    standalone: str,
+    hits: Sequence[Candidate],
+    evidence: float | None,
+    threshold: float,
+    model: str,
+    trace: RetrievalTrace,
+    timings_ms: dict[str, float],
+) -> Answer:
+    """The answer given without an LLM call when the evidence is below the threshold."""
+    return Answer(
+        question=question,
+        standalone_question=standalone,
+        text=ABSTAIN_TEXT,
+        citations=(),
+        sources=tuple(Citation.from_candidate(i, h) for i, h in enumerate(hits, 1)),
+        abstained=True,
+        abstained_before_llm=True,
+        uncited=False,
+        dangling_markers=0,
+        evidence=evidence,
+        threshold=threshold,
+        model=model,
+        timings_ms=timings_ms,
+        trace=trace,
+    )
+
+
+def build_answer_messages(
+    standalone: str, hits: Sequence[Candidate], history: Sequence[dict]
+) -> tuple[list[dict], float]:
+    """The LLM messages for ``hits`` and the time it took to build them (ms)."""
+    started = time.perf_counter()
+    messages = build_messages(standalone, prompt_sources(hits), history)
+    return messages, (time.perf_counter() - started) * 1000.0

@@ -1,0 +1,119 @@
+"""``rag search``: one query, or a BEIR queries file to a TREC run (batch mode)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+from rag.retrieval import MODES, documents_from_trace
+
+
+def _score_of(mode: str):
+    """The score a TREC run reports for a candidate in ``mode`` (higher is better)."""
+    if mode == "lexical":
+        return lambda c: c.bm25_score or 0.0
+    if mode == "vector":
+        return lambda c: 1.0 - (c.cosine_distance if c.cosine_distance is not None else 2.0)
+    if mode == "rerank":
+        return lambda c: c.rerank_score if c.rerank_score is not None else -1e9
+    return lambda c: c.rrf_score or 0.0
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    """Search one query, or run a queries file and write a TREC run."""
+    from rag.cli import _engine
+
+    engine = _engine(args)
+    try:
+        params = engine.default_params(mode=args.mode)
+        if args.k:
+            params = replace(params, k=args.k)
+        if args.queries:
+            return _batch(engine, params, args)
+        if not args.query:
+            print("error: give a query, or --queries FILE --run FILE", file=sys.stderr)
+            return 2
+        trace = engine.search(args.query, params, args.collection)
+    finally:
+        engine.close()
+    if args.json:
+        print(json.dumps(trace.to_dict(), default=str))
+        return 0
+    if trace.requested_mode == "rerank" and not trace.reranked:
+        print(f"note: {trace.reranker.reason}", file=sys.stderr)
+    for hit in trace.hits:
+        where = ", ".join(x for x in (hit.pages_label, " > ".join(hit.heading_path)) if x)
+        print(f"[{hit.final_rank}] {hit.title} ({hit.source_name}{', ' + where if where else ''})")
+        scores = []
+        if hit.bm25_score is not None:
+            scores.append(f"bm25 {hit.bm25_score:.2f} (#{hit.lexical_rank})")
+        if hit.cosine_distance is not None:
+            scores.append(
+                f"cos {1 - hit.cosine_distance:.3f}" + (f" (#{hit.vector_rank})" if hit.vector_rank else "")
+            )
+        if hit.rrf_score is not None:
+            scores.append(f"rrf {hit.rrf_score:.4f}")
+        if hit.rerank_score is not None:
+            scores.append(f"rerank {hit.rerank_score:.2f}")
+        print("    " + "  ".join(scores))
+        print("    " + hit.text[:300].replace("\n", " ") + ("..." if len(hit.text) > 300 else ""))
+    print("timings ms: " + ", ".join(f"{k} {v:.1f}" for k, v in trace.timings_ms.items()), file=sys.stderr)
+    return 0
+
+
+def _batch(engine, params, args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    if not args.run:
+        print("error: --queries needs --run FILE for the TREC output", file=sys.stderr)
+        return 2
+    queries = []
+    with open(args.queries, encoding="utf-8") as handle:
+        for line in handle:
+            if line.strip():
+                item = json.loads(line)
+                queries.append((str(item["_id"]), item["text"]))
+    # Chunks per document vary: fetch twice the depth in chunks so `depth` documents remain.
+    params = replace(params, k=args.depth * 2, candidates=max(params.candidates, args.depth * 2))
+    score_of = _score_of(params.mode)
+    timings: dict[str, list[float]] = {}
+    lines = []
+    traces = engine.iter_search([text for _, text in queries], params, args.collection)
+    for (qid, _), trace in tqdm(
+        zip(queries, traces, strict=True), total=len(queries), desc=f"search {params.mode}", file=sys.stderr
+    ):
+        for stage, ms in trace.timings_ms.items():
+            timings.setdefault(stage, []).append(ms)
+        for rank, (docid, score) in enumerate(
+            documents_from_trace(trace.hits, score_of)[: args.depth], start=1
+        ):
+            lines.append(f"{qid} Q0 {docid} {rank} {score:.6f} rag-{trace.params.mode}")
+    Path(args.run).write_text("\n".join(lines) + "\n", encoding="utf-8")
+    import numpy as np
+
+    summary = {
+        stage: {
+            "p50_ms": round(float(np.percentile(v, 50)), 2),
+            "p95_ms": round(float(np.percentile(v, 95)), 2),
+        }
+        for stage, v in timings.items()
+    }
+    print(json.dumps({"run": args.run, "queries": len(queries), "mode": params.mode, "latency": summary}))
+    return 0
+
+
+def add_commands(sub) -> None:
+    """Register ``search`` on the main parser's subparsers."""
+    p = sub.add_parser("search", help="retrieve passages for a query, or write a TREC run for a queries file")
+    p.add_argument("query", nargs="?", help="the query text")
+    p.add_argument("--k", type=int, help="passages to return (default RAG_TOP_K)")
+    p.add_argument("--mode", choices=MODES, default="hybrid", help="retrieval mode (default hybrid)")
+    p.add_argument("--collection")
+    p.add_argument("--json", action="store_true", help="print the full retrieval trace as JSON")
+    p.add_argument("--queries", help="BEIR queries.jsonl (batch mode)")
+    p.add_argument("--run", help="TREC run file to write (batch mode)")
+    p.add_argument("--depth", type=int, default=100, help="documents per query in the run (default 100)")
+    p.set_defaults(func=cmd_search)

@@ -1,0 +1,164 @@
+"""Settings, read from the environment at call time (never at import time).
+
+Every setting has an environment variable; the CLI and the Streamlit app override single fields with
+``dataclasses.replace``. Tests use ``monkeypatch.setenv`` and call :meth:`Settings.from_env` again.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from rag.errors import ConfigError
+
+DEFAULT_EMBEDDING_MODEL = "all-MiniLM-L6-v2"
+DEFAULT_RERANKER_MODEL = "cross-encoder/ms-marco-MiniLM-L-6-v2"
+DEFAULT_LLM_MODEL = "local/smollm2"
+
+
+def _default_data_dir() -> Path:
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir("rag-chat", appauthor=False))
+
+
+def _env_int(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise ConfigError(f"{name}={raw!r} is not a whole number") from exc
+
+
+def _env_float(name: str, default: float) -> float:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return float(raw)
+    except ValueError as exc:
+        raise ConfigError(f"{name}={raw!r} is not a number") from exc
+
+
+@dataclass(frozen=True)
+class Settings:
+    """All tunable settings of the engine.
+
+    Attributes:
+        data_dir: Where the embedded PostgreSQL keeps its cluster (``RAG_DATA_DIR``; default the
+            per-user data dir from ``platformdirs``, e.g. ``~/.local/share/rag-chat``).
+        database_url: External PostgreSQL with pgvector (``DATABASE_URL``); ``None`` starts the
+            embedded server under ``data_dir``.
+        collection: Default collection name (``RAG_COLLECTION``).
+        embedding_model: sentence-transformers name or local path, or a LiteLLM embedding model
+            prefixed ``litellm/`` (e.g. ``litellm/openai/text-embedding-3-small``)
+            (``RAG_EMBEDDING_MODEL``).
+        embedding_batch_size: Texts per ``encode`` call (``RAG_EMBEDDING_BATCH_SIZE``).
+        chunk_size: Maximum tokens of a chunk's embedding input (context header + passage), in the
+            embedding model's own tokenizer; capped at the model's max sequence length
+            (``RAG_CHUNK_SIZE``).
+        chunk_overlap: Tokens shared by consecutive chunks; must be < ``chunk_size``
+            (``RAG_CHUNK_OVERLAP``).
+        max_file_mb: Largest accepted file in MiB (``RAG_MAX_FILE_MB``); matches Streamlit's
+            ``server.maxUploadSize``.
+        reranker_model: CrossEncoder name or directory (``RAG_RERANKER_MODEL``); empty disables.
+        llm_model: LiteLLM model string (``RAG_LLM_MODEL``); ``local/smollm2`` or
+            ``local/<path>.gguf`` run on llama-cpp-python.
+        bm25_k1, bm25_b: Okapi BM25 parameters (``RAG_BM25_K1``, ``RAG_BM25_B``). Defaults 0.9 / 0.4
+            are Pyserini's BEIR settings (Kamphuis et al., ECIR 2020; Pyserini ``beir.yaml``).
+        rrf_k: Reciprocal rank fusion constant (``RAG_RRF_K``; 60 from Cormack et al., SIGIR 2009).
+        candidates: Fused candidates passed to the reranker, N (``RAG_CANDIDATES``).
+        top_k: Passages kept for the answer (``RAG_TOP_K``).
+        abstain_threshold: Minimum evidence (best cosine similarity of a kept passage, in [-1, 1])
+            below which ``ask`` abstains without calling the LLM (``RAG_ABSTAIN_THRESHOLD``);
+            a collection's calibrated value overrides it.
+    """
+
+    data_dir: Path = field(default_factory=_default_data_dir)
+    database_url: str | None = None
+    collection: str = "default"
+    embedding_model: str = DEFAULT_EMBEDDING_MODEL
+    embedding_batch_size: int = 64
+    chunk_size: int = 256
+    chunk_overlap: int = 32
+    max_file_mb: int = 50
+    reranker_model: str = DEFAULT_RERANKER_MODEL
+    llm_model: str = DEFAULT_LLM_MODEL
+    bm25_k1: float = 0.9
+    bm25_b: float = 0.4
+    rrf_k: int = 60
+    candidates: int = 30
+    top_k: int = 5
+    abstain_threshold: float = 0.35
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        """Build settings from ``RAG_*`` / ``DATABASE_URL`` environment variables.
+
+        Raises:
+            ConfigError: a variable is not a number, or the values are inconsistent.
+        """
+        env = os.environ
+        settings = cls(
+            data_dir=Path(env["RAG_DATA_DIR"]).expanduser()
+            if env.get("RAG_DATA_DIR")
+            else _default_data_dir(),
+            database_url=env.get("DATABASE_URL") or None,
+            collection=env.get("RAG_COLLECTION") or "default",
+            embedding_model=env.get("RAG_EMBEDDING_MODEL") or DEFAULT_EMBEDDING_MODEL,
+            embedding_batch_size=_env_int("RAG_EMBEDDING_BATCH_SIZE", 64),
+            chunk_size=_env_int("RAG_CHUNK_SIZE", 256),
+            chunk_overlap=_env_int("RAG_CHUNK_OVERLAP", 32),
+            max_file_mb=_env_int("RAG_MAX_FILE_MB", 50),
+            reranker_model=env.get("RAG_RERANKER_MODEL", DEFAULT_RERANKER_MODEL),
+            llm_model=env.get("RAG_LLM_MODEL") or DEFAULT_LLM_MODEL,
+            bm25_k1=_env_float("RAG_BM25_K1", 0.9),
+            bm25_b=_env_float("RAG_BM25_B", 0.4),
+            rrf_k=_env_int("RAG_RRF_K", 60),
+            candidates=_env_int("RAG_CANDIDATES", 30),
+            top_k=_env_int("RAG_TOP_K", 5),
+            abstain_threshold=_env_float("RAG_ABSTAIN_THRESHOLD", 0.35),
+        )
+        settings.validate()
+        return settings
+
+    def with_(self, **changes: object) -> Settings:
+        """Return a validated copy with some fields changed (``dataclasses.replace``).
+
+        Raises:
+            ConfigError: the new values are inconsistent.
+        """
+        updated = replace(self, **changes)  # type: ignore[arg-type]
+        updated.validate()
+        return updated
+
+    def validate(self) -> None:
+        """Check ranges and relations between fields.
+
+        Raises:
+            ConfigError: with a message naming the fix, e.g. overlap not smaller than size.
+        """
+        if self.chunk_size < 16:
+            raise ConfigError(f"chunk_size {self.chunk_size} is too small: use at least 16 tokens")
+        if not 0 <= self.chunk_overlap < self.chunk_size:
+            raise ConfigError(
+                f"chunk_overlap {self.chunk_overlap} must be >= 0 and smaller than chunk_size {self.chunk_size}"
+            )
+        if self.max_file_mb <= 0:
+            raise ConfigError(f"max_file_mb {self.max_file_mb} must be positive")
+        if self.embedding_batch_size <= 0:
+            raise ConfigError("embedding_batch_size must be positive")
+        if self.bm25_k1 < 0 or not 0 <= self.bm25_b <= 1:
+            raise ConfigError(f"BM25 needs k1 >= 0 and 0 <= b <= 1 (got k1={self.bm25_k1}, b={self.bm25_b})")
+        if self.rrf_k < 0:
+            raise ConfigError(f"rrf_k {self.rrf_k} must be >= 0")
+        if self.top_k <= 0 or self.candidates < self.top_k:
+            raise ConfigError(f"need 0 < top_k ({self.top_k}) <= candidates ({self.candidates})")
+
+    @property
+    def max_file_bytes(self) -> int:
+        """Size limit in bytes."""
+        return self.max_file_mb * 1024 * 1024

@@ -1,0 +1,63 @@
+"""Exception types raised by the ``rag`` engine.
+
+Every message says what happened and what to do about it; the CLI and the Streamlit pages show the
+message as it is (see ``rag.cli`` and ``pages/``). Pattern after simonw/llm ``llm/errors.py``.
+"""
+
+from __future__ import annotations
+
+
+class RagError(Exception):
+    """Base class of every error the engine raises on purpose."""
+
+
+class ConfigError(RagError):
+    """A setting is invalid (bad number, overlap >= size, unknown mode...)."""
+
+
+class DatabaseError(RagError):
+    """The database cannot be reached, started, or lacks what we need (e.g. the vector extension)."""
+
+
+class ModelNotAvailable(RagError):
+    """A model cannot be loaded locally; the message names the package or path that provides it."""
+
+
+class EmbeddingModelMismatch(RagError):
+    """Stored vectors were made by another embedding model than the configured one."""
+
+
+class LoaderError(RagError):
+    """A file cannot be turned into text. Subclasses name the reason."""
+
+
+class UnsupportedFileType(LoaderError):
+    """The file extension / media type has no loader."""
+
+
+class FileTooLarge(LoaderError):
+    """The file exceeds the configured size limit (``RAG_MAX_FILE_MB``)."""
+
+
+class EmptyDocument(LoaderError):
+    """The file has no bytes, or no text after extraction."""
+
+
+class NoExtractableText(LoaderError):
+    """A PDF (or other format) has no text layer; OCR is not supported."""
+
+
+class EncryptedDocument(LoaderError):
+    """The file is password protected."""
+
+
+class CorruptDocument(LoaderError):
+    """The file cannot be parsed (truncated, wrong format, binary renamed to text)."""
+
+
+class NotFound(RagError):
+    """A collection, document, conversation or run does not exist."""
+
+
+class LLMError(RagError):
+    """The language model call failed (authentication, rate limit, timeout, missing local model)."""

@@ -1,0 +1,305 @@
+"""The ingestion pipeline: load -> dedup -> chunk -> embed (only what is new) -> store.
+
+Documents are processed in batches: one lookup finds unchanged documents (same sha256 of the bytes)
+and older versions (same source name); only new chunk texts are embedded (an equal chunk sha256 reuses
+the stored vector, like simonw/llm ``embed_multi_with_metadata``); a batch is written in one
+transaction (``rag.store.write_documents``) on a background thread while the next batch is embedded,
+so the database work overlaps the model work. When a batch write fails, its documents are retried
+one per transaction so that one bad document never takes the others down.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from rag.chunking import chunk_document
+from rag.db import Database
+from rag.embedding import Embedder
+from rag.errors import EmptyDocument, RagError
+from rag.loaders import LoadOptions, iter_files, load_bytes, load_path
+from rag.models import IngestResult, LoadedDocument
+from rag.store import (
+    Collection,
+    PreparedDocument,
+    ensure_collection,
+    ensure_vector_index,
+    find_existing,
+    reusable_embeddings,
+    write_documents,
+)
+
+
+@dataclass(frozen=True)
+class IngestProgress:
+    """A progress event for UIs.
+
+    Attributes:
+        stage: ``parse``, ``chunk``, ``embed`` or ``store``.
+        source_name: The file or document being worked on.
+        documents_done: Documents finished so far (any status).
+        chunks_done: Chunks stored so far.
+        embedded: Chunks embedded so far.
+        elapsed_s: Seconds since the ingest started.
+    """
+
+    stage: str
+    source_name: str
+    documents_done: int
+    chunks_done: int
+    embedded: int
+    elapsed_s: float
+
+
+ProgressCallback = Callable[[IngestProgress], None]
+
+
+class Ingestor:
+    """Ingests documents into one collection.
+
+    Args:
+        db: Open database.
+        embedder: The configured embedding model.
+        collection: Collection name (created on first use with ``text_search_config``).
+        chunk_size, chunk_overlap: Chunking in embedding-model tokens (see ``rag.chunking``).
+        load_options: Loader options (size limit, CSV mode).
+        on_progress: Optional callback for progress events.
+        batch_chunks: Chunks per embedding/write batch (256 keeps a batch well under a second of
+            database work and gives ``encode`` full batches).
+        text_search_config: PostgreSQL text-search configuration for a NEW collection.
+
+    Raises:
+        ConfigError: invalid chunking parameters or collection name.
+        DatabaseError: database unreachable.
+    """
+
+    def __init__(
+        self,
+        db: Database,
+        embedder: Embedder,
+        collection: str,
+        *,
+        chunk_size: int,
+        chunk_overlap: int,
+        load_options: LoadOptions | None = None,
+        on_progress: ProgressCallback | None = None,
+        batch_chunks: int = 256,
+        text_search_config: str = "english",
+        embedding_batch_size: int = 64,
+    ) -> None:
+        self.db = db
+        self.embedder = embedder
+        self.chunk_size = chunk_size
+        self.chunk_overlap = chunk_overlap
+        self.load_options = load_options or LoadOptions()
+        self.on_progress = on_progress
+        self.batch_chunks = batch_chunks
+        self.embedding_batch_size = embedding_batch_size
+        with db.pool.connection() as conn:
+            self.collection: Collection = ensure_collection(conn, collection, text_search_config)
+            ensure_vector_index(conn, embedder.name, embedder.dimension)
+        self._started = time.perf_counter()
+        self.documents_done = 0
+        self.chunks_done = 0
+        self.embedded = 0
+
+    # -- public API -------------------------------------------------------------------------------
+
+    def ingest_paths(self, paths: Iterable[Path]) -> Iterator[IngestResult]:
+        """Ingest files and folders (recursively); yield one result per document or failed file."""
+        return self.ingest_sources(
+            (path.name, lambda p=path: load_path(p, self.load_options)) for path in iter_files(paths)
+        )
+
+    def ingest_bytes(self, data: bytes, filename: str) -> list[IngestResult]:
+        """Ingest one uploaded file's bytes; return its results (one per document, or one failure)."""
+        return list(self.ingest_sources([(filename, lambda: load_bytes(data, filename, self.load_options))]))
+
+    def ingest_sources(
+        self, sources: Iterable[tuple[str, Callable[[], Iterable[LoadedDocument]]]]
+    ) -> Iterator[IngestResult]:
+        """Ingest ``(name, loader)`` pairs; a loader error becomes one ``failed`` result for that name."""
+        pending: list[LoadedDocument] = []
+        pending_chunks_estimate = 0
+        in_flight: Future[list[IngestResult]] | None = None
+        in_flight_keys: set[str] = set()
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="rag-writer") as writer:
+            for name, loader in sources:
+                self._report("parse", name)
+                try:
+                    documents = list(loader())
+                except RagError as exc:
+                    self.documents_done += 1
+                    yield IngestResult(source_name=name, status="failed", error=str(exc))
+                    continue
+                except Exception as exc:  # a library failed in a way it does not document
+                    self.documents_done += 1
+                    yield IngestResult(
+                        source_name=name, status="failed", error=f"could not read the file: {exc}"
+                    )
+                    continue
+                for document in documents:
+                    keys = {"n:" + document.source_name, "s:" + document.content_sha256}
+                    if keys & {"n:" + d.source_name for d in pending} | keys & {
+                        "s:" + d.content_sha256 for d in pending
+                    }:
+                        in_flight, in_flight_keys, results = yield_flush(
+                            self, writer, pending, in_flight, in_flight_keys
+                        )
+                        yield from results
+                        pending, pending_chunks_estimate = [], 0
+                    pending.append(document)
+                    pending_chunks_estimate += 1 + sum(len(s.text) for s in document.sections) // (
+                        self.chunk_size * 3
+                    )
+                    if pending_chunks_estimate >= self.batch_chunks:
+                        in_flight, in_flight_keys, results = yield_flush(
+                            self, writer, pending, in_flight, in_flight_keys
+                        )
+                        yield from results
+                        pending, pending_chunks_estimate = [], 0
+            if pending:
+                in_flight, in_flight_keys, results = yield_flush(
+                    self, writer, pending, in_flight, in_flight_keys
+                )
+                yield from results
+            if in_flight is not None:
+                yield from in_flight.result()
+
+    # -- stages -----------------------------------------------------------------------------------
+
+    def _report(self, stage: str, source_name: str) -> None:
+        if self.on_progress is not None:
+            self.on_progress(
+                IngestProgress(
+                    stage=stage,
+                    source_name=source_name,
+                    documents_done=self.documents_done,
+                    chunks_done=self.chunks_done,
+                    embedded=self.embedded,
+                    elapsed_s=time.perf_counter() - self._started,
+                )
+            )
+
+    def _prepare(
+        self, documents: Sequence[LoadedDocument]
+    ) -> tuple[list[IngestResult], list[PreparedDocument]]:
+        """Classify, chunk and embed a batch. Returns finished results and documents to write."""
+        with self.db.pool.connection() as conn:
+            by_sha, by_name = find_existing(conn, self.collection.id, documents)
+        done: list[IngestResult] = []
+        drafts = []
+        for document in documents:
+            if document.content_sha256 in by_sha:
+                done.append(
+                    IngestResult(
+                        document.source_name, "unchanged", document_id=by_sha[document.content_sha256]
+                    )
+                )
+                continue
+            self._report("chunk", document.source_name)
+            try:
+                chunks = chunk_document(document, self.embedder, self.chunk_size, self.chunk_overlap)
+                if not chunks:
+                    raise EmptyDocument(f"{document.source_name}: no text found")
+            except RagError as exc:
+                done.append(IngestResult(document.source_name, "failed", error=str(exc)))
+                continue
+            previous = by_name.get(document.source_name)
+            drafts.append((document, chunks, previous[0] if previous else None))
+        if not drafts:
+            return done, []
+        self._report("embed", drafts[0][0].source_name)
+        all_shas = [chunk.sha256 for _, chunks, _ in drafts for chunk in chunks]
+        with self.db.pool.connection() as conn:
+            vectors = reusable_embeddings(conn, all_shas, self.embedder.name)
+        missing: dict[str, str] = {}
+        for _, chunks, _ in drafts:
+            for chunk in chunks:
+                if chunk.sha256 not in vectors:
+                    missing.setdefault(chunk.sha256, chunk.embedding_input)
+        if missing:
+            new_vectors = self.embedder.embed(list(missing.values()), batch_size=self.embedding_batch_size)
+            vectors.update(zip(missing.keys(), new_vectors, strict=True))
+        prepared = []
+        for document, chunks, replaces_id in drafts:
+            embeddings = np.stack([vectors[chunk.sha256] for chunk in chunks]).astype(np.float32, copy=False)
+            embedded_here = sum(1 for chunk in chunks if chunk.sha256 in missing)
+            prepared.append(
+                PreparedDocument(
+                    document, chunks, embeddings, replaces_id=replaces_id, extra={"embedded": embedded_here}
+                )
+            )
+        self.embedded += len(missing)
+        return done, prepared
+
+    def _write(self, prepared: Sequence[PreparedDocument]) -> list[IngestResult]:
+        """Write a batch in one transaction; on failure retry each document alone."""
+        self._report("store", prepared[0].document.source_name)
+        try:
+            with self.db.pool.connection() as conn:
+                ids = write_documents(conn, self.collection, prepared, self.embedder.name)
+            results = [self._stored(item, doc_id) for item, doc_id in zip(prepared, ids, strict=True)]
+        except Exception:
+            results = []
+            for item in prepared:
+                try:
+                    with self.db.pool.connection() as conn:
+                        (doc_id,) = write_documents(conn, self.collection, [item], self.embedder.name)
+                    results.append(self._stored(item, doc_id))
+                except Exception as exc:
+                    results.append(
+                        IngestResult(
+                            item.document.source_name, "failed", error=f"could not store the document: {exc}"
+                        )
+                    )
+        self.documents_done += len(results)
+        return results
+
+    def _stored(self, item: PreparedDocument, document_id: int) -> IngestResult:
+        self.chunks_done += len(item.chunks)
+        return IngestResult(
+            item.document.source_name,
+            "replaced" if item.replaces_id is not None else "new",
+            document_id=document_id,
+            chunks=len(item.chunks),
+            embedded=int(item.extra.get("embedded", 0)),
+        )
+
+
+def yield_flush(
+    ingestor: Ingestor,
+    writer: ThreadPoolExecutor,
+    pending: list[LoadedDocument],
+    in_flight: Future[list[IngestResult]] | None,
+    in_flight_keys: set[str],
+) -> tuple[Future[list[IngestResult]] | None, set[str], list[IngestResult]]:
+    """Prepare ``pending`` and hand its write to the writer thread.
+
+    The previous batch's write runs while this batch is chunked and embedded; it is awaited first only
+    when this batch names a document (source name or bytes) that is still being written, so dedup
+    decisions always see committed data.
+
+    Returns:
+        ``(new in-flight future, its keys, results finished now)``.
+    """
+    results: list[IngestResult] = []
+    keys = {"n:" + d.source_name for d in pending} | {"s:" + d.content_sha256 for d in pending}
+    if in_flight is not None and keys & in_flight_keys:
+        results.extend(in_flight.result())
+        in_flight, in_flight_keys = None, set()
+    done, prepared = ingestor._prepare(pending)
+    ingestor.documents_done += len(done)
+    results.extend(done)
+    if in_flight is not None:
+        results.extend(in_flight.result())
+        in_flight, in_flight_keys = None, set()
+    if prepared:
+        in_flight = writer.submit(ingestor._write, prepared)
+        in_flight_keys = keys
+    return in_flight, in_flight_keys, results

