@@ -111,8 +111,9 @@ def chunk_document(
 ) -> list[ChunkDraft]:
     """Split a document into chunks whose embedding input fits the model.
 
-    Consecutive sections with the same heading path form one stream (page breaks are soft: a chunk
-    may span pages); a change of heading path is a hard boundary. Within a stream the passages come
+    Consecutive sections with the same heading path and page form one stream; a change of heading
+    path or of page is a hard boundary, so every chunk of a paginated document cites exactly one page
+    (a paragraph running over a page break becomes two chunks: the price of exact citations). Within a stream the passages come
     from ``RecursiveCharacterTextSplitter`` with a token budget of ``min(chunk_size,
     embedder.max_tokens)`` minus the header's tokens (special tokens included). Consecutive passages
     share up to ``chunk_overlap`` tokens (capped at half the passage budget) made of whole pieces as
@@ -211,15 +212,17 @@ def _pages(starts: list[int], ends: list[int], pages: list[int | None], start: i
 
 
 def _groups(doc: LoadedDocument) -> list[_Group]:
-    """Return the runs of consecutive sections with equal heading paths, as spans of :func:`full_text`."""
+    """Return the runs of consecutive sections with equal heading path and page, as spans of :func:`full_text`."""
     groups: list[_Group] = []
     position = 0
+    previous_page: int | None = None
     for section in doc.sections:
         end = position + len(section.text)
-        if groups and groups[-1].heading_path == section.heading_path:
+        if groups and groups[-1].heading_path == section.heading_path and previous_page == section.page:
             groups[-1] = _Group(section.heading_path, groups[-1].start, end)
         else:
             groups.append(_Group(section.heading_path, position, end))
+        previous_page = section.page
         position = end + len(SECTION_SEPARATOR)
     return groups
 

@@ -1,0 +1,60 @@
+"""``rag ask``: a streamed, cited answer in the terminal."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+
+def cmd_ask(args: argparse.Namespace) -> int:
+    """Stream the answer, then list its sources with pages (or the closest passages when declining)."""
+    from rag.chat import ask
+    from rag.cli import _engine
+
+    engine = _engine(args)
+    try:
+        params = engine.default_params(mode=args.mode) if args.mode else None
+        stream = ask(engine, args.question, collection=args.collection, params=params, max_tokens=args.max_tokens)
+        for delta in stream:
+            if not args.json:
+                print(delta, end="", flush=True)
+        answer = stream.answer
+    finally:
+        engine.close()
+    assert answer is not None
+    if args.json:
+        print(json.dumps(answer.to_dict(), default=str))
+        return 0
+    print()
+    trace = answer.trace
+    if trace is not None and trace.requested_mode == "rerank" and not trace.reranked:
+        print(f"\nnote: {trace.reranker.reason}", file=sys.stderr)
+    if answer.abstained:
+        evidence = f"{answer.evidence:.2f}" if answer.evidence is not None else "none"
+        print(f"\n(declined: best evidence {evidence} < threshold {answer.threshold:.2f}; closest passages:)")
+        shown = answer.sources[:3]
+    else:
+        shown = answer.citations
+        if answer.uncited:
+            print("\nwarning: this answer cites no source; treat it as unsupported.")
+        if answer.dangling_markers:
+            print(f"note: removed {answer.dangling_markers} citation marker(s) that named no source.")
+    for source in shown:
+        where = ", ".join(x for x in (source.source_name, source.pages_label) if x)
+        print(f"[{source.number}] {source.title} ({where})")
+    tokens = f"{answer.prompt_tokens}+{answer.completion_tokens} tokens"
+    cost = f", ${answer.cost_usd:.5f}" if answer.cost_usd is not None else ""
+    print(f"\n{answer.model}: {tokens}{cost}, {answer.timings_ms.get('total', 0):.0f} ms", file=sys.stderr)
+    return 0
+
+
+def add_commands(sub) -> None:
+    """Register ``ask`` on the main parser's subparsers."""
+    p = sub.add_parser("ask", help="answer a question from your documents, with citations")
+    p.add_argument("question")
+    p.add_argument("--collection")
+    p.add_argument("--mode", choices=["lexical", "vector", "hybrid", "rerank"], help="retrieval mode")
+    p.add_argument("--max-tokens", type=int, default=512, help="longest answer in tokens")
+    p.add_argument("--json", action="store_true", help="print the answer with its full trace as JSON")
+    p.set_defaults(func=cmd_ask)

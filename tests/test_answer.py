@@ -1,0 +1,117 @@
+"""Asking: citations, dangling markers, abstention before the LLM, conversations, follow-ups."""
+
+from __future__ import annotations
+
+import pytest
+
+from helpers import make_pdf
+from rag import chat
+from rag.prompting import ABSTAIN_TEXT
+from rag.retrieval import SearchParams
+
+HYBRID = SearchParams(mode="hybrid", k=3)
+
+
+@pytest.fixture
+def handbook(engine):
+    pdf = make_pdf(
+        [
+            "Welcome to the employee handbook. This page lists office locations in Lisbon and Oslo.",
+            "Vacation policy: every employee receives 27 days of paid vacation per year.",
+            "Expense policy: taxi receipts must be submitted within 30 days of travel.",
+        ]
+    )
+    [result] = engine.ingestor().ingest_bytes(pdf, "handbook.pdf")
+    assert result.status == "new"
+    return result
+
+
+def test_answer_maps_markers_to_pages_and_removes_dangling(engine, handbook):
+    stream = chat.ask(
+        engine,
+        "How many vacation days do employees get?",
+        params=HYBRID,
+        mock_response="Employees receive 27 days of paid vacation [1]. See also [7].",
+    )
+    text = "".join(stream)
+    answer = stream.answer
+    assert "27 days" in text
+    assert answer.dangling_markers == 1 and "[7]" not in answer.text and "[1]" in answer.text
+    assert not answer.abstained and not answer.uncited
+    [citation] = answer.citations
+    assert citation.number == 1 and citation.source_name == "handbook.pdf"
+    assert citation.page_start == 2 and "27 days" in citation.text
+    assert answer.messages and answer.messages[0]["role"] == "system"
+    assert "27 days" in answer.messages[-1]["content"]  # the passage is in the prompt
+    assert answer.prompt_tokens > 0 and answer.completion_tokens > 0
+    assert {
+        "query_embedding",
+        "lexical",
+        "vector",
+        "prompt_build",
+        "time_to_first_token",
+        "generation",
+    } <= set(answer.timings_ms)
+
+
+def test_answer_without_valid_citation_is_flagged(engine, handbook):
+    stream = chat.ask(
+        engine, "How many vacation days?", params=HYBRID, mock_response="About a month, I think."
+    )
+    list(stream)
+    assert stream.answer.uncited and not stream.answer.citations
+
+
+def test_low_evidence_abstains_without_calling_the_llm(engine, handbook, monkeypatch):
+    import litellm
+
+    def no_call(*args, **kwargs):
+        raise AssertionError("the LLM must not be called when abstaining")
+
+    monkeypatch.setattr(litellm, "completion", no_call)
+    engine.settings = engine.settings.with_(abstain_threshold=0.99)
+    stream = chat.ask(engine, "What is the boiling point of tungsten?", params=HYBRID)
+    assert "".join(stream) == ABSTAIN_TEXT
+    answer = stream.answer
+    assert answer.abstained and answer.abstained_before_llm and answer.evidence < 0.99
+    assert answer.sources and answer.prompt_tokens == 0  # closest passages shown, no tokens spent
+
+
+def test_model_declining_counts_as_abstention(engine, handbook):
+    engine.settings = engine.settings.with_(abstain_threshold=-1.0)  # always reach the LLM
+    stream = chat.ask(engine, "Who founded the company?", params=HYBRID, mock_response=ABSTAIN_TEXT)
+    list(stream)
+    assert stream.answer.abstained and not stream.answer.abstained_before_llm and not stream.answer.uncited
+
+
+def test_conversation_is_stored_and_follow_up_rewritten(engine, handbook):
+    conversation = chat.create_conversation(engine, "Handbook questions")
+    first = chat.ask(
+        engine,
+        "How many vacation days do we get?",
+        params=HYBRID,
+        conversation_id=conversation.id,
+        mock_response="27 days [1].",
+    )
+    list(first)
+    follow = chat.ask(
+        engine,
+        "And what about taxi receipts?",
+        params=HYBRID,
+        conversation_id=conversation.id,
+        rewrite_mock_response="How long do employees have to submit taxi receipts?",
+        mock_response="Within 30 days [1].",
+    )
+    list(follow)
+    answer = follow.answer
+    assert answer.standalone_question == "How long do employees have to submit taxi receipts?"
+    assert answer.citations[0].page_start == 3
+    stored = chat.messages(engine, conversation.id)
+    assert [m.role for m in stored] == ["user", "assistant", "user", "assistant"]
+    assert stored[-1].citations[0]["page_start"] == 3
+    trace = chat.get_message(engine, answer.message_id).trace
+    assert trace["trace"]["candidates"] and trace["messages"]
+    chat.rename_conversation(engine, conversation.id, "Renamed")
+    assert any(c.title == "Renamed" for c in chat.list_conversations(engine))
+    chat.delete_conversation(engine, conversation.id)
+    assert all(c.id != conversation.id for c in chat.list_conversations(engine))
