@@ -209,10 +209,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_db)
 
-    from rag import cli_ask, cli_search
+    from rag import cli_ask, cli_eval, cli_search
 
     cli_search.add_commands(sub)
     cli_ask.add_commands(sub)
+    cli_eval.add_commands(sub)
     return parser
 
 

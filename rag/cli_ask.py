@@ -15,7 +15,9 @@ def cmd_ask(args: argparse.Namespace) -> int:
     engine = _engine(args)
     try:
         params = engine.default_params(mode=args.mode) if args.mode else None
-        stream = ask(engine, args.question, collection=args.collection, params=params, max_tokens=args.max_tokens)
+        stream = ask(
+            engine, args.question, collection=args.collection, params=params, max_tokens=args.max_tokens
+        )
         for delta in stream:
             if not args.json:
                 print(delta, end="", flush=True)

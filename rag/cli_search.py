@@ -8,18 +8,7 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
-from rag.retrieval import MODES, documents_from_trace
-
-
-def _score_of(mode: str):
-    """The score a TREC run reports for a candidate in ``mode`` (higher is better)."""
-    if mode == "lexical":
-        return lambda c: c.bm25_score or 0.0
-    if mode == "vector":
-        return lambda c: 1.0 - (c.cosine_distance if c.cosine_distance is not None else 2.0)
-    if mode == "rerank":
-        return lambda c: c.rerank_score if c.rerank_score is not None else -1e9
-    return lambda c: c.rrf_score or 0.0
+from rag.retrieval import MODES
 
 
 def cmd_search(args: argparse.Namespace) -> int:
@@ -65,43 +54,43 @@ def cmd_search(args: argparse.Namespace) -> int:
 
 
 def _batch(engine, params, args: argparse.Namespace) -> int:
+    """Run a BEIR queries file and write a TREC run (one line per document, its best chunk's score)."""
     from tqdm import tqdm
+
+    from rag.evaluation.datasets import write_trec_run
+    from rag.evaluation.metrics import latency_summary
+    from rag.evaluation.retrieval_eval import run_queries
 
     if not args.run:
         print("error: --queries needs --run FILE for the TREC output", file=sys.stderr)
         return 2
-    queries = []
+    queries: dict[str, str] = {}
     with open(args.queries, encoding="utf-8") as handle:
         for line in handle:
             if line.strip():
                 item = json.loads(line)
-                queries.append((str(item["_id"]), item["text"]))
-    # Chunks per document vary: fetch twice the depth in chunks so `depth` documents remain.
-    params = replace(params, k=args.depth * 2, candidates=max(params.candidates, args.depth * 2))
-    score_of = _score_of(params.mode)
-    timings: dict[str, list[float]] = {}
-    lines = []
-    traces = engine.iter_search([text for _, text in queries], params, args.collection)
-    for (qid, _), trace in tqdm(
-        zip(queries, traces, strict=True), total=len(queries), desc=f"search {params.mode}", file=sys.stderr
-    ):
-        for stage, ms in trace.timings_ms.items():
-            timings.setdefault(stage, []).append(ms)
-        for rank, (docid, score) in enumerate(
-            documents_from_trace(trace.hits, score_of)[: args.depth], start=1
-        ):
-            lines.append(f"{qid} Q0 {docid} {rank} {score:.6f} rag-{trace.params.mode}")
-    Path(args.run).write_text("\n".join(lines) + "\n", encoding="utf-8")
-    import numpy as np
-
-    summary = {
-        stage: {
-            "p50_ms": round(float(np.percentile(v, 50)), 2),
-            "p95_ms": round(float(np.percentile(v, 95)), 2),
-        }
-        for stage, v in timings.items()
-    }
-    print(json.dumps({"run": args.run, "queries": len(queries), "mode": params.mode, "latency": summary}))
+                queries[str(item["_id"])] = item["text"]
+    with tqdm(
+        total=len(queries), desc=f"search {params.mode}", file=sys.stderr, disable=not sys.stderr.isatty()
+    ) as bar:
+        run, timings, wall, mode = run_queries(
+            engine, queries, params, args.depth, args.collection or engine.settings.collection, bar.update
+        )
+    write_trec_run(run, Path(args.run), tag=f"rag-{mode}")
+    latency = {stage: latency_summary(v) for stage, v in timings.items()}
+    print(
+        json.dumps(
+            {
+                "run": args.run,
+                "queries": len(queries),
+                "mode": mode,
+                "queries_per_s": round(len(queries) / wall, 1) if wall else None,
+                "latency_ms": {
+                    s: {"p50": round(v.p50_ms, 2), "p95": round(v.p95_ms, 2)} for s, v in latency.items()
+                },
+            }
+        )
+    )
     return 0
 
 

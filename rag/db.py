@@ -83,11 +83,13 @@ class Database:
         pool: The ``psycopg_pool.ConnectionPool`` (connections have pgvector types registered).
         location: Where the data is, for display (data directory or the URL without password).
         embedded: True for the embedded server.
+        data_dir: The embedded server's data directory (``None`` for ``DATABASE_URL``).
     """
 
     pool: ConnectionPool
     location: str
     embedded: bool
+    data_dir: Path | None = None
     _server: object | None = None
 
     @classmethod
@@ -124,7 +126,13 @@ class Database:
             pool.open(wait=True, timeout=15)
         except Exception as exc:
             raise DatabaseError(f"cannot open a connection pool to {location}: {exc}") from exc
-        return cls(pool=pool, location=location, embedded=server is not None, _server=server)
+        return cls(
+            pool=pool,
+            location=location,
+            embedded=server is not None,
+            data_dir=None if server is None else settings.data_dir,
+            _server=server,
+        )
 
     def close(self) -> None:
         """Close the pool; the embedded server stops when the last process using it exits."""

@@ -133,6 +133,27 @@ MIGRATIONS: Sequence[Migration] = (
         CREATE INDEX messages_conversation_idx ON messages (conversation_id, id);
         """,
     ),
+    Migration(
+        3,
+        "evaluation_runs",
+        """
+        -- One row per evaluated mode: the full configuration snapshot and the metrics, so any two
+        -- runs can be compared (rag eval compare) and per-query results drilled into.
+        CREATE TABLE eval_runs (
+            id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+            kind text NOT NULL CHECK (kind IN ('retrieval', 'answers')),
+            dataset text NOT NULL,
+            split text NOT NULL,
+            mode text NOT NULL,
+            collection text NOT NULL,
+            config jsonb NOT NULL,
+            metrics jsonb NOT NULL,
+            per_query jsonb NOT NULL DEFAULT '{}'::jsonb,
+            created_at timestamptz NOT NULL DEFAULT now()
+        );
+        CREATE INDEX eval_runs_created_idx ON eval_runs (created_at DESC);
+        """,
+    ),
 )
 
 
