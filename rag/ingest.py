@@ -125,6 +125,7 @@ class Ingestor:
     ) -> Iterator[IngestResult]:
         """Ingest ``(name, loader)`` pairs; a loader error becomes one ``failed`` result for that name."""
         pending: list[LoadedDocument] = []
+        pending_keys: set[str] = set()
         pending_chunks_estimate = 0
         in_flight: Future[list[IngestResult]] | None = None
         in_flight_keys: set[str] = set()
@@ -144,27 +145,21 @@ class Ingestor:
                     )
                     continue
                 for document in documents:
-                    keys = {"n:" + document.source_name, "s:" + document.content_sha256}
-                    if keys & {"n:" + d.source_name for d in pending} | keys & {
-                        "s:" + d.content_sha256 for d in pending
-                    }:
-                        in_flight, in_flight_keys, results = yield_flush(
+                    keys = _dedup_keys(document)
+                    # A second version of a document in the same batch must see the first one stored.
+                    if keys & pending_keys or pending_chunks_estimate >= self.batch_chunks:
+                        in_flight, in_flight_keys, results = _flush_batch(
                             self, writer, pending, in_flight, in_flight_keys
                         )
                         yield from results
-                        pending, pending_chunks_estimate = [], 0
+                        pending, pending_keys, pending_chunks_estimate = [], set(), 0
                     pending.append(document)
+                    pending_keys |= keys
                     pending_chunks_estimate += 1 + sum(len(s.text) for s in document.sections) // (
                         self.chunk_size * 3
                     )
-                    if pending_chunks_estimate >= self.batch_chunks:
-                        in_flight, in_flight_keys, results = yield_flush(
-                            self, writer, pending, in_flight, in_flight_keys
-                        )
-                        yield from results
-                        pending, pending_chunks_estimate = [], 0
             if pending:
-                in_flight, in_flight_keys, results = yield_flush(
+                in_flight, in_flight_keys, results = _flush_batch(
                     self, writer, pending, in_flight, in_flight_keys
                 )
                 yield from results
@@ -272,7 +267,12 @@ class Ingestor:
         )
 
 
-def yield_flush(
+def _dedup_keys(document: LoadedDocument) -> set[str]:
+    """Keys under which two documents collide: the same source name or the same bytes."""
+    return {"name:" + document.source_name, "sha:" + document.content_sha256}
+
+
+def _flush_batch(
     ingestor: Ingestor,
     writer: ThreadPoolExecutor,
     pending: list[LoadedDocument],
@@ -289,7 +289,7 @@ def yield_flush(
         ``(new in-flight future, its keys, results finished now)``.
     """
     results: list[IngestResult] = []
-    keys = {"n:" + d.source_name for d in pending} | {"s:" + d.content_sha256 for d in pending}
+    keys = set().union(*(_dedup_keys(d) for d in pending))
     if in_flight is not None and keys & in_flight_keys:
         results.extend(in_flight.result())
         in_flight, in_flight_keys = None, set()

