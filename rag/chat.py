@@ -105,8 +105,6 @@ def ask(
     hits = trace.hits
     evidence = evidence_of(hits)
     threshold = float(target.settings.get("abstain_threshold", settings.abstain_threshold))
-    if conversation_id is not None:
-        _store(engine, conversation_id, "user", question, [], None)
 
     def deltas() -> Iterator[str]:
         if evidence is None or evidence < threshold:
@@ -150,6 +148,8 @@ def ask(
                 timings_ms=timings,
             )
         if conversation_id is not None:
+            # The question is stored with its answer, so a failed LLM call leaves no orphan question.
+            _store(engine, conversation_id, "user", question, [], None)
             message_id = _store(
                 engine,
                 conversation_id,

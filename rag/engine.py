@@ -229,6 +229,16 @@ class Engine:
             ChunkInfo(r[0], r[1], r[2], r[3], r[4], tuple(r[5] or ()), r[6], r[7], r[8], r[9]) for r in rows
         ]
 
+    def chunk_token_counts(self, collection: str | None = None) -> list[int]:
+        """Token count of every chunk in a collection (for the chunk length distribution), in one query."""
+        with self.db.pool.connection() as conn:
+            rows = conn.execute(
+                "SELECT ch.token_count FROM chunks ch JOIN collections c ON c.id = ch.collection_id "
+                "WHERE c.name = %(collection)s",
+                {"collection": collection or self.settings.collection},
+            ).fetchall()
+        return [r[0] for r in rows]
+
     def delete_documents(self, document_ids: Sequence[int], collection: str | None = None) -> int:
         """Delete documents (chunks cascade; BM25 statistics updated). Returns how many were deleted."""
         target = self.collection(collection)

@@ -1,0 +1,28 @@
+"""Chat with your documents: the Streamlit entry point (`streamlit run app.py`).
+
+It loads secrets into the environment, gets the process-wide Engine, draws the shared sidebar and
+runs the page chosen in the navigation. Pages live in ``pages/``; shared UI code in ``ui/``.
+"""
+
+import streamlit as st
+
+from ui import sidebar, state
+from ui.errors import guard, show_error, show_flashed
+
+st.set_page_config(page_title="Chat with your documents", page_icon=":material/forum:", layout="wide")
+
+state.load_secrets()
+
+page = st.navigation(state.app_pages())
+
+try:
+    engine = state.get_engine()
+    sidebar.render_collection(engine)
+except Exception as exc:  # noqa: BLE001 - no engine or no database: explain and stop
+    show_error(exc)
+    st.stop()
+
+show_flashed()
+with guard(), state.app_shell():
+    page.run()
+sidebar.render_status(engine)

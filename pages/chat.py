@@ -1,0 +1,68 @@
+"""Chat: ask questions about the active collection; answers stream in with numbered citations."""
+
+import streamlit as st
+
+from rag.chat import ask, create_conversation, messages
+from rag.search import Filters
+from ui import conversations, state
+from ui.answers import markdown_text, render_answer, stream_answer
+from ui.errors import guard
+from ui.text import plural
+
+state.require_app_shell()
+engine = state.get_engine()
+collection = state.active_collection(engine)
+documents = engine.documents(collection)
+
+st.title("Chat with your documents")
+
+with st.expander(
+    f"Searching **{collection}**: {plural(len(documents), 'document')}", icon=":material/filter_alt:"
+):
+    chosen = st.multiselect(
+        "Only these documents",
+        [d.id for d in documents],
+        format_func={d.id: d.title for d in documents}.get,
+        key=f"chat-documents-{collection}",
+        placeholder="All documents",
+    )
+if not documents:
+    st.info(
+        f"The collection **{collection}** has no documents yet: add some on the Upload page.",
+        icon=":material/upload_file:",
+    )
+    st.page_link(state.PAGE_UPLOAD, label="Upload documents", icon=":material/upload_file:")
+
+conversations.forget_if_elsewhere(engine, collection)
+conversation_id = conversations.current()
+if conversation_id is not None:
+    with guard():
+        for message in messages(engine, conversation_id):
+            with st.chat_message(message.role):
+                if message.role == "assistant" and message.trace:
+                    render_answer(message.trace, message.id)
+                else:
+                    st.markdown(markdown_text(message.content))
+
+if question := st.chat_input("Ask a question about your documents", disabled=not documents, key="chat-input"):
+    with guard():
+        if conversation_id is None:
+            conversation_id = create_conversation(engine, conversations.title_for(question), collection).id
+            conversations.open_conversation(conversation_id)
+        with st.chat_message("user"):
+            st.markdown(markdown_text(question))
+        with st.chat_message("assistant"):
+            mock = state.mock_response()
+            stream = ask(
+                engine,
+                question,
+                collection=collection,
+                params=engine.default_params(filters=Filters(document_ids=chosen or None)),
+                conversation_id=conversation_id,
+                mock_response=mock,
+                rewrite_mock_response=question if mock is not None else None,
+            )
+            with guard():
+                stream_answer(stream)
+
+conversations.render(engine, collection)

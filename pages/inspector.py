@@ -1,0 +1,192 @@
+"""Inspector: what retrieval did for a query (or for a stored chat answer), stage by stage."""
+
+from collections.abc import Mapping
+from dataclasses import replace
+
+import pandas as pd
+import streamlit as st
+
+from rag.chat import get_message
+from rag.errors import NotFound
+from rag.retrieval import RetrievalTrace
+from rag.search import Filters
+from ui import state
+from ui.answers import markdown_text
+from ui.errors import guard
+from ui.inspector import params_inputs, prompt_for, render_candidates, render_messages, render_timings
+from ui.tables import candidate_dicts, compare_top_k, diff_frame, media_type_name, pages_label
+
+RUNS_KEY = "inspector-runs"
+QUERY_KEY = "inspector-query"
+LOADED_KEY = "inspector-loaded-message"
+
+state.require_app_shell()
+engine = state.get_engine()
+collection = state.active_collection(engine)
+
+st.title("Inspector")
+
+
+def _close_message() -> None:
+    st.query_params.pop("message", None)
+
+
+def _top_k_frame(candidates: list[Mapping]) -> pd.DataFrame:
+    kept = sorted((c for c in candidates if c.get("kept")), key=lambda c: c.get("final_rank") or 0)
+    return pd.DataFrame(
+        [
+            {
+                "rank": c.get("final_rank"),
+                "title": c.get("title"),
+                "pages": pages_label(c.get("page_start"), c.get("page_end")),
+                "chunk": c["chunk_id"],
+            }
+            for c in kept
+        ],
+        columns=["rank", "title", "pages", "chunk"],
+    )
+
+
+def _mode_note(trace: RetrievalTrace) -> None:
+    if trace.requested_mode != trace.params.mode:
+        st.info(
+            f"Asked for **{trace.requested_mode}**, ran **{trace.params.mode}**: "
+            f"{trace.reranker.reason or 'the reranker is unavailable'}",
+            icon=":material/info:",
+        )
+
+
+message_param = st.query_params.get("message")
+if message_param:
+    with guard():
+        try:
+            message = get_message(engine, int(message_param))
+        except (ValueError, NotFound):
+            st.warning(
+                f"There is no stored answer {message_param!r} (its conversation may have been deleted).",
+                icon=":material/search_off:",
+            )
+            st.button(
+                "Close", icon=":material/close:", on_click=_close_message, key="inspector-close-missing"
+            )
+            st.stop()
+        data = message.trace
+        head, close = st.columns([5, 1], vertical_alignment="bottom")
+        head.subheader(f"Stored answer #{message.id}")
+        close.button("Close", icon=":material/close:", on_click=_close_message, key="inspector-close")
+        if not data:
+            st.info("This message has no trace: only assistant answers do. Open one with its Inspect button.")
+        else:
+            trace = data.get("trace") or {}
+            if st.session_state.get(LOADED_KEY) != message.id:
+                st.session_state[LOADED_KEY] = message.id
+                st.session_state[QUERY_KEY] = data.get("standalone_question") or data.get("question") or ""
+            st.markdown(f"**Question** · {markdown_text(str(data.get('question', '')))}")
+            if data.get("standalone_question") and data.get("standalone_question") != data.get("question"):
+                st.caption(f"Searched as: {data['standalone_question']}")
+            with st.container(border=True):
+                st.markdown(markdown_text(str(data.get("text", ""))))
+            params = trace.get("params") or {}
+            cols = st.columns(4)
+            cols[0].metric(
+                "Mode", str(params.get("mode", "?")), help=f"requested: {trace.get('requested_mode')}"
+            )
+            evidence = data.get("evidence")
+            cols[1].metric(
+                "Evidence / threshold",
+                f"{evidence:.2f} / {data.get('threshold', 0):.2f}" if evidence is not None else "none",
+                help="Best cosine similarity of a kept passage; below the threshold the answer abstains.",
+            )
+            cols[2].metric(
+                "Tokens (prompt + answer)",
+                f"{data.get('prompt_tokens', 0)} + {data.get('completion_tokens', 0)}",
+            )
+            cols[3].metric("Model", str(data.get("model", "")))
+            render_candidates(trace.get("candidates") or [], key="inspector-stored-table")
+            render_timings(data.get("timings_ms") or {})
+            render_messages(data.get("messages") or [], "Prompt sent to the model")
+    st.divider()
+
+documents = engine.documents(collection)
+defaults = engine.default_params()
+if not engine.reranker()[1].available:
+    defaults = replace(defaults, mode="hybrid")  # rerank would fall back to hybrid anyway
+compare = st.toggle("Compare two parameter sets", key="inspector-compare")
+with st.form("inspector-form"):
+    query = st.text_input("Query", key=QUERY_KEY, placeholder="What do you want to find?")
+    left, right = st.columns(2)
+    chosen = left.multiselect(
+        "Only these documents",
+        [d.id for d in documents],
+        format_func={d.id: d.title for d in documents}.get,
+        key="inspector-documents",
+        placeholder="All documents",
+    )
+    media_types = sorted({d.media_type for d in documents})
+    chosen_types = right.multiselect(
+        "Only these types",
+        media_types,
+        format_func=media_type_name,
+        key="inspector-types",
+        placeholder="All types",
+    )
+    filters = Filters(document_ids=chosen or None, media_types=chosen_types or None)
+    if compare:
+        column_a, column_b = st.columns(2, border=True)
+        with column_a:
+            st.markdown("**Parameter set A**")
+            params_a = params_inputs(defaults, "a", filters)
+        with column_b:
+            st.markdown("**Parameter set B**")
+            params_b = params_inputs(defaults, "b", filters)
+    else:
+        params_a, params_b = params_inputs(defaults, "a", filters), None
+    submitted = st.form_submit_button("Search", type="primary", icon=":material/search:")
+
+if submitted:
+    if not query.strip():
+        st.warning("Type a query first.")
+    else:
+        with guard(), st.spinner("Searching…"):
+            trace_a = engine.search(query, params_a, collection)
+            trace_b = engine.search(query, params_b, collection) if params_b is not None else None
+            st.session_state[RUNS_KEY] = (query, trace_a, trace_b)
+
+runs = st.session_state.get(RUNS_KEY)
+if runs:
+    query, trace_a, trace_b = runs
+    candidates_a = candidate_dicts(trace_a)
+    if trace_b is None:
+        st.subheader(f"Candidates for “{query}”")
+        _mode_note(trace_a)
+        render_candidates(candidates_a, key="inspector-table-a")
+        render_timings(trace_a.timings_ms)
+        render_messages(prompt_for(query, candidates_a), "Prompt that would be sent to the model")
+    else:
+        candidates_b = candidate_dicts(trace_b)
+        diff = compare_top_k(candidates_a, candidates_b)
+        st.subheader(f"A vs B for “{query}”")
+        st.caption(
+            f"{diff.stayed} passage(s) in both top-k · {len(diff.entered)} entered with B · {len(diff.left)} left"
+        )
+        column_a, column_b = st.columns(2, border=True)
+        for column, name, trace, candidates in (
+            (column_a, "A", trace_a, candidates_a),
+            (column_b, "B", trace_b, candidates_b),
+        ):
+            with column:
+                p = trace.params
+                st.markdown(f"**{name}** · {p.mode}, N={p.candidates}, k={p.k}, RRF k={p.rrf_k:g}")
+                _mode_note(trace)
+                st.dataframe(
+                    _top_k_frame(candidates), hide_index=True, width="stretch", key=f"inspector-top-{name}"
+                )
+                render_timings(trace.timings_ms)
+        if diff.entered or diff.left:
+            st.markdown("**Changes in the top-k**")
+            st.dataframe(diff_frame(diff), hide_index=True, width="stretch", key="inspector-diff")
+        tab_a, tab_b = st.tabs(["All candidates of A", "All candidates of B"])
+        with tab_a:
+            render_candidates(candidates_a, key="inspector-table-a")
+        with tab_b:
+            render_candidates(candidates_b, key="inspector-table-b")

@@ -1,0 +1,180 @@
+"""Drawing a chat answer: the streamed text, citation chips, abstentions and uncited answers.
+
+An answer is drawn from its dictionary form (``rag.answer.Answer.to_dict()``), which is also what
+``rag.chat`` stores as a message's trace, so a fresh answer and one reloaded from PostgreSQL look the
+same.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Mapping, Sequence
+
+import streamlit as st
+
+from rag.answer import Answer, AnswerStream
+from ui.state import PAGE_INSPECTOR
+
+_QUOTE_RE = re.compile(r"\"([^\"\n]{8,400})\"|“([^”\n]{8,400})”")
+_MIN_QUOTE_CHARS = 8
+
+
+def quoted_spans(answer_text: str) -> list[str]:
+    """Quoted passages in an answer (``"..."`` or ``“...”``, 8 to 400 characters), in order."""
+    return [m.group(1) or m.group(2) for m in _QUOTE_RE.finditer(answer_text)]
+
+
+def highlight_html(passage: str, quotes: Sequence[str]) -> str:
+    """The passage as escaped HTML, with each occurrence of a quote wrapped in ``<mark>``.
+
+    Matching ignores case and runs of whitespace, so a quote that reflows a line break still
+    matches. Newlines become ``<br>``.
+
+    Args:
+        passage: The cited passage (plain text).
+        quotes: Spans the answer quotes (see :func:`quoted_spans`).
+
+    Returns:
+        HTML safe to pass to ``st.html`` (every character of the passage is escaped).
+    """
+    spans: list[tuple[int, int]] = []
+    for quote in quotes:
+        words = quote.split()
+        if len(quote.strip()) < _MIN_QUOTE_CHARS or not words:
+            continue
+        pattern = re.compile(r"\s+".join(re.escape(w) for w in words), re.IGNORECASE)
+        spans.extend(m.span() for m in pattern.finditer(passage))
+    spans.sort()
+    out: list[str] = []
+    position = 0
+    for start, end in spans:
+        if start < position:  # overlapping quotes: keep the first
+            continue
+        out.append(html.escape(passage[position:start]))
+        out.append(f"<mark>{html.escape(passage[start:end])}</mark>")
+        position = end
+    out.append(html.escape(passage[position:]))
+    return "".join(out).replace("\n", "<br>")
+
+
+def chip_label(citation: Mapping) -> str:
+    """``[2] Title · p. 3`` (title cut to 40 characters) for a citation chip."""
+    title = str(citation.get("title") or citation.get("source_name") or "untitled")
+    if len(title) > 40:
+        title = title[:39] + "…"
+    pages = citation.get("pages_label") or ""
+    return f"[{citation['number']}] {title}" + (f" · {pages}" if pages else "")
+
+
+def markdown_text(text: str) -> str:
+    """Model text safe for ``st.markdown``: ``$`` is escaped so prices are not read as LaTeX."""
+    return text.replace("$", "\\$")
+
+
+def render_passage(citation: Mapping, quotes: Sequence[str] = ()) -> None:
+    """Title, page, heading path and the passage text (quoted spans highlighted)."""
+    st.markdown(f"**{citation.get('title') or citation.get('source_name')}**")
+    where = [
+        citation.get("pages_label") or "",
+        " › ".join(citation.get("heading_path") or ()),
+        citation.get("source_name") or "",
+    ]
+    st.caption(" · ".join(part for part in where if part))
+    st.html(
+        "<div style='max-height:22rem;overflow-y:auto;font-size:0.9rem;line-height:1.45;"
+        "border-left:3px solid #c9a227;padding-left:0.75rem'>"
+        f"{highlight_html(str(citation.get('text') or ''), quotes)}</div>"
+    )
+
+
+def render_citations(citations: Sequence[Mapping], answer_text: str) -> None:
+    """One clickable chip per cited passage; clicking opens the passage in a popover."""
+    quotes = quoted_spans(answer_text)
+    with st.container(horizontal=True, gap="small"):
+        for citation in citations:
+            with st.popover(chip_label(citation), icon=":material/format_quote:"):
+                render_passage(citation, quotes)
+
+
+def render_sources(label: str, sources: Sequence[Mapping]) -> None:
+    """An expander listing passages (abstentions and uncited answers show what was found)."""
+    if not sources:
+        st.caption("No passage was retrieved.")
+        return
+    with st.expander(label, icon=":material/find_in_page:"):
+        for source in sources:
+            render_passage(source)
+
+
+def render_answer(data: Mapping, message_id: int | None) -> None:
+    """Draw a finished answer from its dict form (``Answer.to_dict()`` or a stored trace).
+
+    Args:
+        data: The answer's dict: ``text``, ``citations``, ``sources``, ``abstained``,
+            ``abstained_before_llm``, ``uncited``, ``dangling_markers``, ``evidence``, ``threshold``,
+            ``model``, ``prompt_tokens``, ``completion_tokens``, ``cost_usd``, ``timings_ms``.
+        message_id: The stored message id (enables the Inspect button), or ``None``.
+    """
+    text = str(data.get("text") or "")
+    if data.get("abstained"):
+        st.warning(markdown_text(text), icon=":material/search_off:")
+        if data.get("abstained_before_llm") and data.get("evidence") is not None:
+            st.caption(
+                f"Best passage similarity {data['evidence']:.2f} is below the threshold "
+                f"{data.get('threshold', 0):.2f}, so the model was not asked."
+            )
+        render_sources("Closest passages", data.get("sources") or [])
+    else:
+        st.markdown(markdown_text(text))
+        if data.get("citations"):
+            render_citations(data["citations"], text)
+        if data.get("uncited"):
+            st.warning(
+                "This answer cites none of your documents: check it against the passages below.",
+                icon=":material/report:",
+            )
+            render_sources("Passages given to the model", data.get("sources") or [])
+        if data.get("dangling_markers"):
+            st.caption(f"{data['dangling_markers']} citation marker(s) named no passage and were removed.")
+    _footer(data, message_id)
+
+
+def _footer(data: Mapping, message_id: int | None) -> None:
+    timings = data.get("timings_ms") or {}
+    parts = [f"`{data.get('model', '')}`"]
+    if timings.get("total") is not None:
+        parts.append(f"{timings['total'] / 1000:.1f} s")
+    if data.get("prompt_tokens") or data.get("completion_tokens"):
+        parts.append(f"{data.get('prompt_tokens', 0)} + {data.get('completion_tokens', 0)} tokens")
+    if data.get("cost_usd") is not None:
+        parts.append(f"\\${data['cost_usd']:.4f}")
+    with st.container(horizontal=True, vertical_alignment="center"):
+        st.caption(" · ".join(parts))
+        if message_id is not None and st.button(
+            "Inspect",
+            key=f"inspect-{message_id}",
+            icon=":material/manage_search:",
+            type="tertiary",
+            help="Open this answer's retrieval trace and prompt in the Inspector",
+        ):
+            st.switch_page(PAGE_INSPECTOR, query_params={"message": str(message_id)})
+
+
+def stream_answer(stream: AnswerStream) -> Answer | None:
+    """Stream an answer's text as it arrives, then redraw it with its citations.
+
+    Returns:
+        The finished :class:`~rag.answer.Answer` (``None`` if the stream ended without one).
+
+    Raises:
+        LLMError: the model failed while streaming (shown by the caller).
+    """
+    placeholder = st.empty()
+    with placeholder.container():
+        st.write_stream(stream)
+    answer = stream.answer
+    if answer is not None:
+        with placeholder.container():
+            render_answer(answer.to_dict(), answer.message_id)
+    return answer

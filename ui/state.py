@@ -1,0 +1,158 @@
+"""Process- and session-wide state of the app: the Engine, secrets, the active collection.
+
+The :class:`~rag.engine.Engine` (database pool, embedder, reranker) is built once per process behind
+``st.cache_resource`` (STYLE.md practice 2) and shared by every session; per-user choices live in
+``st.session_state``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import streamlit as st
+
+from rag.config import Settings
+from rag.engine import Engine
+
+APP_DIR = Path(__file__).resolve().parents[1]
+"""The folder of ``app.py``; page paths below are relative to it."""
+
+PAGE_CHAT = "pages/chat.py"
+PAGE_UPLOAD = "pages/upload.py"
+PAGE_CORPUS = "pages/corpus.py"
+PAGE_INSPECTOR = "pages/inspector.py"
+PAGE_EVALUATION = "pages/evaluation.py"
+
+COLLECTION_KEY = "collection"
+"""``st.session_state`` key of the sidebar's collection selector."""
+
+_COLLECTION_REQUEST_KEY = "_collection_request"
+_SHELL_KEY = "_app_shell_running"
+
+MOCK_ENV = "RAG_LLM_MOCK_RESPONSE"
+"""Test-only: when set, every answer is LiteLLM's ``mock_response`` with this text (no LLM call).
+
+The app tests and the browser test set it so a chat turn is fast and deterministic; the sidebar
+shows a warning whenever it is set, so a real deployment cannot run on it unnoticed.
+"""
+
+
+@contextmanager
+def app_shell() -> Iterator[None]:
+    """Mark the current run as going through ``app.py`` (wrap ``page.run()`` in it)."""
+    st.session_state[_SHELL_KEY] = True
+    try:
+        yield
+    finally:
+        st.session_state.pop(_SHELL_KEY, None)
+
+
+def app_pages() -> list[st.Page]:
+    """The pages of the navigation, in menu order (Evaluation joins when its file exists)."""
+    pages = [
+        st.Page(PAGE_CHAT, title="Chat", icon=":material/chat:", default=True),
+        st.Page(PAGE_UPLOAD, title="Upload", icon=":material/upload_file:"),
+        st.Page(PAGE_CORPUS, title="Corpus", icon=":material/library_books:"),
+        st.Page(PAGE_INSPECTOR, title="Inspector", icon=":material/manage_search:"),
+    ]
+    if (APP_DIR / PAGE_EVALUATION).exists():
+        pages.append(st.Page(PAGE_EVALUATION, title="Evaluation", icon=":material/analytics:"))
+    return pages
+
+
+def require_app_shell() -> None:
+    """Rerun through ``app.py`` when a page file was run on its own (call first in every page).
+
+    Streamlit decides per process whether a ``pages/`` folder means its old folder-based navigation
+    (``PagesManager.uses_pages_directory``); calling ``st.navigation`` turns that off. Until
+    ``app.py`` has run once, a browser that opens a page URL such as ``/upload`` gets that page file
+    alone (no sidebar, no page config). This registers the real navigation, which turns the old
+    mode off for the process, and reruns: the rerun goes through ``app.py`` to the same page.
+    """
+    if not st.session_state.get(_SHELL_KEY):
+        st.navigation(app_pages(), position="hidden")
+        st.rerun()
+
+
+def default_engine_factory() -> Engine:
+    """Build the Engine from ``Settings.from_env()`` (``RAG_*`` variables and ``DATABASE_URL``).
+
+    Raises:
+        ConfigError: an environment variable is malformed.
+    """
+    return Engine(Settings.from_env())
+
+
+engine_factory: Callable[[], Engine] = default_engine_factory
+"""What :func:`get_engine` calls on a cache miss; tests replace it (then call ``clear_engine()``)."""
+
+
+@st.cache_resource(show_spinner="Starting the engine…")
+def _cached_engine() -> Engine:
+    return engine_factory()
+
+
+def get_engine() -> Engine:
+    """The process-wide Engine, built on first use and reused by every rerun and session.
+
+    Raises:
+        ConfigError: invalid settings (nothing is cached then, the next rerun tries again).
+    """
+    return _cached_engine()
+
+
+def clear_engine() -> None:
+    """Forget the cached Engine (tests; the next :func:`get_engine` builds a new one)."""
+    _cached_engine.clear()
+
+
+def load_secrets() -> list[str]:
+    """Copy the top-level values of ``.streamlit/secrets.toml`` into ``os.environ``.
+
+    LiteLLM and ``Settings.from_env`` read provider keys (``OPENAI_API_KEY``...) and ``RAG_*``
+    settings from the environment, so top-level string and number secrets become environment
+    variables; a secret overrides a variable of the same name (Streamlit itself does the same when
+    it parses the file: ``st.secrets`` docs, "root-level secrets are environment variables").
+    Tables (``[section]``) are left in ``st.secrets``. Without a secrets file nothing happens and
+    nothing is raised.
+
+    Returns:
+        The names of the variables set from secrets (values are never shown).
+    """
+    if not st.secrets.load_if_toml_exists():
+        return []
+    names = []
+    for name, value in st.secrets.to_dict().items():
+        if isinstance(value, str | int | float) and not isinstance(value, bool):
+            os.environ[name] = str(value)
+            names.append(name)
+    return sorted(names)
+
+
+def mock_response() -> str | None:
+    """The test-only LLM mock text (:data:`MOCK_ENV`), or ``None`` for real LLM calls."""
+    return os.environ.get(MOCK_ENV) or None
+
+
+def request_collection(name: str) -> None:
+    """Make ``name`` the active collection from the next rerun on (e.g. after uploading to it).
+
+    The selector's own key cannot be written once the widget exists in a run, so the request is
+    applied by :func:`active_collection` before the widget is drawn.
+    """
+    st.session_state[_COLLECTION_REQUEST_KEY] = name
+
+
+def apply_collection_request() -> None:
+    """Apply a pending :func:`request_collection` (call before drawing the selector)."""
+    requested = st.session_state.pop(_COLLECTION_REQUEST_KEY, None)
+    if requested:
+        st.session_state[COLLECTION_KEY] = requested
+
+
+def active_collection(engine: Engine) -> str:
+    """The collection chosen in the sidebar (the configured default before any choice)."""
+    return st.session_state.get(COLLECTION_KEY) or engine.settings.collection
