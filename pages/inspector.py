@@ -107,6 +107,11 @@ if message_param:
             render_messages(data.get("messages") or [], "Prompt sent to the model")
     st.divider()
 
+# ?q=... (the Evaluation page's per-query drill-down) prefills the query once, then leaves the URL.
+if (initial_query := st.query_params.get("q")) is not None:
+    st.session_state[QUERY_KEY] = initial_query
+    del st.query_params["q"]
+
 documents = engine.documents(collection)
 defaults = engine.default_params()
 if not engine.reranker()[1].available:

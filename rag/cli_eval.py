@@ -28,6 +28,7 @@ def cmd_eval_retrieval(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from rag.cli import _engine
+    from rag.evaluation.datasets import load_beir
     from rag.evaluation.retrieval_eval import evaluate_retrieval
     from rag.evaluation.runs import config_snapshot, store_run
 
@@ -49,6 +50,7 @@ def cmd_eval_retrieval(args: argparse.Namespace) -> int:
             on_query=lambda: bar.update(1),
         )
         bar.close()
+        queries = load_beir(directory, args.split).queries
         run_ids = {}
         for result in results:
             metrics = {k: v for k, v in asdict(result.metrics).items() if k != "per_query"}
@@ -63,7 +65,10 @@ def cmd_eval_retrieval(args: argparse.Namespace) -> int:
                 collection=name,
                 config=config_snapshot(engine, depth=args.depth, run_file=str(result.run_path)),
                 metrics=metrics,
-                per_query=result.metrics.per_query,
+                per_query={
+                    q: {**values, "query": queries.get(q, "")}
+                    for q, values in result.metrics.per_query.items()
+                },
             )
         _, reranker = engine.reranker()
     finally:
@@ -135,8 +140,9 @@ def cmd_eval_answers(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from rag.cli import _engine
-    from rag.evaluation.answers import score_answers
+    from rag.evaluation.answers import score_answers, strip_markers, token_f1
     from rag.evaluation.answers_eval import ingest_corpus, run_answers
+    from rag.evaluation.datasets import load_qa
     from rag.evaluation.runs import config_snapshot, store_run
 
     engine = _engine(args)
@@ -156,6 +162,7 @@ def cmd_eval_answers(args: argparse.Namespace) -> int:
                 max_tokens=args.max_tokens,
             )
         metrics = asdict(score_answers(run.records))
+        questions = {item.id: item.question for item in load_qa(directory)}
         metrics["threshold"] = run.threshold
         if run.calibration is not None:
             metrics["calibration"] = asdict(run.calibration)
@@ -168,6 +175,12 @@ def cmd_eval_answers(args: argparse.Namespace) -> int:
                 "dangling_markers": r.dangling_markers,
                 "gold_cited": bool(r.gold_external_id) and r.gold_external_id in r.cited_external_ids,
                 "answer": r.answer_text[:500],
+                "answer_f1": max(
+                    (token_f1(strip_markers(r.answer_text), ref) for ref in r.references), default=None
+                )
+                if r.answerable and not r.abstained
+                else None,
+                "query": questions[r.question_id],
             }
             for r in run.records
         }

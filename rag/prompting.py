@@ -140,14 +140,16 @@ def format_source(source: PromptSource, max_chars: int = DEFAULT_MAX_SOURCE_CHAR
         max_chars: Characters of passage text kept.
 
     Returns:
-        ``<source id="n" title="..." pages="...">\ntext\n</source>`` with the attributes HTML-escaped
-        and source tags in the text neutralised.
+        ``<source id="n" title="..." pages="...">\n[n] text\n</source>`` with the attributes
+        HTML-escaped and source tags in the text neutralised. The ``[n]`` label before the text is
+        there for small models: SmolLM2-135M wrote a valid marker in 11 of 24 test answers with it
+        and 7 of 24 without (it copies the label along with the sentence it uses).
     """
     attrs = f'id="{source.number}" title="{html.escape(source.title, quote=True)}"'
     if source.pages_label:
         attrs += f' pages="{html.escape(source.pages_label, quote=True)}"'
     body = neutralise_source_tags(_truncate(source.text, max_chars))
-    return f"<source {attrs}>\n{body}\n</source>"
+    return f"<source {attrs}>\n[{source.number}] {body}\n</source>"
 
 
 def _recent_history(history: Sequence[dict], max_messages: int) -> list[dict]:

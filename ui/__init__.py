@@ -9,5 +9,6 @@ Modules:
     ingest: the upload pipeline used by the Upload page (no streamlit inside, tested directly).
     tables: pandas frames for the Corpus and Inspector pages (no streamlit inside).
     inspector: the Inspector's parameter form and trace views.
+    evaluation: frames, comparisons and config diffs for the Evaluation page (no streamlit inside).
     text: plural and size labels.
 """
