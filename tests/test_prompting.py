@@ -128,7 +128,7 @@ def test_build_messages_layout_and_every_source_number_and_title() -> None:
     user = messages[-1]["content"]
     for source in SOURCES:
         assert f'<source id="{source.number}" title="{source.title}"' in user
-        assert source.text in user
+        assert f"\n[{source.number}] {source.text}\n</source>" in user  # numbered label before the text
     assert 'pages="p. 3"' in user
     assert 'pages="pp. 7-8"' in user
     assert '<source id="3" title="Notes">' in user  # no empty pages attribute
@@ -166,11 +166,11 @@ def test_neutralise_source_tags_variants(tag: str) -> None:
 def test_build_messages_trims_long_sources_to_budget() -> None:
     long = PromptSource(1, "Long", "", "word " * 1000)
     user = build_messages("Q?", [long], max_source_chars=200)[-1]["content"]
-    body = user.split('<source id="1" title="Long">\n')[1].split("\n</source>")[0]
-    assert len(body) <= 200
+    body = user.split('<source id="1" title="Long">\n[1] ')[1].split("\n</source>")[0]
+    assert 150 <= len(body) <= 200
     assert body.endswith("…")
     total = build_messages("Q?", [long, long], max_total_chars=100)[-1]["content"]
-    bodies = re.findall(r'title="Long">\n(.*?)\n</source>', total, re.DOTALL)
+    bodies = re.findall(r'title="Long">\n\[[12]\] (.*?)\n</source>', total, re.DOTALL)
     assert len(bodies) == 2
     assert all(len(b) <= 50 for b in bodies)
 
