@@ -23,7 +23,9 @@ from rag.loaders import load_path
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("path", type=Path)
     parser.add_argument("--chunk-size", type=int, default=Settings().chunk_size)
     parser.add_argument("--chunk-overlap", type=int, default=Settings().chunk_overlap)
@@ -31,15 +33,21 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory(prefix="rag-bench-") as tmp:
         Path(tmp).chmod(0o755)  # the embedded server may run as another user when we are root
-        settings = Settings(data_dir=Path(tmp), chunk_size=args.chunk_size, chunk_overlap=args.chunk_overlap,
-                            reranker_model="")
+        settings = Settings(
+            data_dir=Path(tmp),
+            chunk_size=args.chunk_size,
+            chunk_overlap=args.chunk_overlap,
+            reranker_model="",
+        )
         engine = Engine(settings)
         embedder = engine.embedder
         embedder.embed(["warm up the model"])
 
         started = time.perf_counter()
         documents = list(load_path(args.path))
-        chunks = [c for d in documents for c in chunk_document(d, embedder, args.chunk_size, args.chunk_overlap)]
+        chunks = [
+            c for d in documents for c in chunk_document(d, embedder, args.chunk_size, args.chunk_overlap)
+        ]
         prepare_s = time.perf_counter() - started
         texts = list(dict.fromkeys(c.embedding_input for c in chunks))
 
