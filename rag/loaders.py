@@ -748,27 +748,33 @@ def _load_jsonl(data: bytes, filename: str, options: LoadOptions) -> list[Loaded
         if not isinstance(text, str):
             raise CorruptDocument(f'{where} has no "text" string; BEIR corpus lines need "_id" and "text"')
         external_id = str(external_id)
-        if external_id in first_line:
-            raise CorruptDocument(
-                f"{where} repeats _id {external_id!r} of line {first_line[external_id]}; ids must be unique"
-            )
-        first_line[external_id] = number
+        # Real corpora repeat ids (ClapNQ dev has 4 ids on two different passages each): keep every
+        # line as its own document under a distinct source name, with the same external id.
+        source_name = f"{filename}#{external_id}"
+        duplicate_of = first_line.get(external_id)
+        if duplicate_of is not None:
+            source_name = f"{filename}#{external_id}@line{number}"
+        else:
+            first_line[external_id] = number
         title = record.get("title")
         title = title.strip() if isinstance(title, str) else ""
         body = text.strip() or title  # a BEIR document may have only a title
         if not body:
             continue
         extra = record.get("metadata")
+        metadata = extra if isinstance(extra, dict) else ({} if extra is None else {"metadata": extra})
+        if duplicate_of is not None:
+            metadata = {**metadata, "repeats_id_of_line": duplicate_of}
         documents.append(
             LoadedDocument(
                 title=title or external_id,
-                source_name=f"{filename}#{external_id}",
+                source_name=source_name,
                 media_type=media_type,
                 sections=(Section(text=_clean(body)),),
                 content_sha256=_sha256(line),
                 size_bytes=len(line),
                 external_id=external_id,
-                metadata=extra if isinstance(extra, dict) else ({} if extra is None else {"metadata": extra}),
+                metadata=metadata,
             )
         )
     if not documents:

@@ -465,7 +465,6 @@ def test_beir_jsonl_one_document_per_line() -> None:
         ('{"title": "no id", "text": "t"}', 'line 2 has no "_id"'),
         ('{"_id": "x"}', 'line 2 has no "text"'),
         ('["a", "list"]', "line 2 is not a JSON object"),
-        ('{"_id": "d1", "text": "duplicate"}', "line 2 repeats _id 'd1' of line 1"),
     ],
 )
 def test_jsonl_bad_line_yields_nothing(bad_line: str, message: str) -> None:
@@ -474,6 +473,16 @@ def test_jsonl_bad_line_yields_nothing(bad_line: str, message: str) -> None:
     with pytest.raises(CorruptDocument, match=message):
         yielded.extend(load_bytes(data, "corpus.jsonl"))
     assert yielded == []
+
+
+def test_jsonl_repeated_id_keeps_both_documents() -> None:
+    data = (
+        json.dumps({"_id": "d1", "text": "first"}) + "\n" + json.dumps({"_id": "d1", "text": "second"}) + "\n"
+    ).encode()
+    first, second = load_bytes(data, "corpus.jsonl")
+    assert (first.source_name, second.source_name) == ("corpus.jsonl#d1", "corpus.jsonl#d1@line2")
+    assert first.external_id == second.external_id == "d1"
+    assert second.metadata == {"repeats_id_of_line": 1}
 
 
 @pytest.mark.skipif(not SCIFACT_CORPUS.exists(), reason="SciFact corpus not present")

@@ -10,6 +10,7 @@ from rag.answer import evidence_of
 from rag.chat import ask
 from rag.evaluation.answers import AnswerRecord
 from rag.evaluation.calibration import Calibration, fit_abstention_threshold
+from rag.errors import RagError
 from rag.evaluation.datasets import QAItem, load_qa
 from rag.store import update_collection_settings
 
@@ -24,10 +25,18 @@ class AnswerRun:
 
 
 def ingest_corpus(engine, directory: Path, collection: str) -> dict[str, int]:
-    """Ingest ``directory/corpus.jsonl`` into ``collection`` (no-op when unchanged); status counts."""
+    """Ingest ``directory/corpus.jsonl`` into ``collection`` (no-op when unchanged); status counts.
+
+    Raises:
+        RagError: a corpus document failed to load or store (scores would be meaningless).
+    """
     counts: dict[str, int] = {}
     for result in engine.ingestor(collection).ingest_paths([directory / "corpus.jsonl"]):
         counts[result.status] = counts.get(result.status, 0) + 1
+        if result.status == "failed":
+            raise RagError(
+                f"the corpus could not be ingested, so the evaluation would be meaningless: {result.error}"
+            )
     return counts
 
 

@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from rag.errors import RagError
 from rag.evaluation.datasets import load_beir, write_trec_run
 from rag.evaluation.metrics import LatencySummary, RetrievalMetrics, latency_summary, retrieval_metrics
 from rag.models import Candidate
@@ -110,6 +111,7 @@ def evaluate_retrieval(
 
     Raises:
         NotFound / ConfigError: the dataset layout is wrong (see ``load_beir``).
+        RagError: a corpus document failed to load or store.
     """
     dataset = load_beir(dataset_dir, split)
     name = collection or f"beir-{dataset_dir.resolve().name}"
@@ -117,6 +119,10 @@ def evaluate_retrieval(
     results_iter = engine.ingestor(name).ingest_paths([dataset.corpus_path])
     for result in ingest_progress(results_iter) if ingest_progress else results_iter:
         counts[result.status] = counts.get(result.status, 0) + 1
+        if result.status == "failed":
+            raise RagError(
+                f"the corpus could not be ingested, so the evaluation would be meaningless: {result.error}"
+            )
     reranker, _ = engine.reranker()
     results = []
     run_dir.mkdir(parents=True, exist_ok=True)
