@@ -8,9 +8,9 @@ from pathlib import Path
 
 from rag.answer import evidence_of
 from rag.chat import ask
+from rag.errors import RagError
 from rag.evaluation.answers import AnswerRecord
 from rag.evaluation.calibration import Calibration, fit_abstention_threshold
-from rag.errors import RagError
 from rag.evaluation.datasets import QAItem, load_qa
 from rag.store import update_collection_settings
 
