@@ -330,6 +330,14 @@ def _litellm() -> ModuleType:
     return litellm
 
 
+def warm_up() -> None:
+    """Import LiteLLM and register the local provider now (a few seconds), so the first answer does not pay it.
+
+    Apps call it once at start-up, e.g. on a background thread; safe to call many times.
+    """
+    _litellm()
+
+
 def register_local_provider() -> None:
     """Register the ``local/`` LiteLLM provider in ``litellm.custom_provider_map`` once.
 

@@ -203,7 +203,10 @@ def retrieve(
         scores = reranker.score(query, [details[cid][5] for cid in pool_ids])
         rerank_scores = {cid: float(s) for cid, s in zip(pool_ids, scores, strict=True)}
         # The reranked pool first, then the rest of the fused list in fused order (for deep runs).
-        ordered = sorted(rerank_scores.items(), key=lambda pair: pair[1], reverse=True) + ordered[params.candidates :]
+        ordered = (
+            sorted(rerank_scores.items(), key=lambda pair: pair[1], reverse=True)
+            + ordered[params.candidates :]
+        )
         timings["rerank"] = _ms(started)
 
     final_rank = {cid: rank for rank, (cid, _) in enumerate(ordered[: params.k], start=1)}

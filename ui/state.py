@@ -8,6 +8,7 @@ The :class:`~rag.engine.Engine` (database pool, embedder, reranker) is built onc
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -16,6 +17,7 @@ import streamlit as st
 
 from rag.config import Settings
 from rag.engine import Engine
+from rag.llm import warm_up
 
 APP_DIR = Path(__file__).resolve().parents[1]
 """The folder of ``app.py``; page paths below are relative to it."""
@@ -92,6 +94,8 @@ engine_factory: Callable[[], Engine] = default_engine_factory
 
 @st.cache_resource(show_spinner="Starting the engine…")
 def _cached_engine() -> Engine:
+    # Importing LiteLLM takes seconds: do it in the background now, not inside the first answer.
+    threading.Thread(target=warm_up, name="litellm-warm-up", daemon=True).start()
     return engine_factory()
 
 
