@@ -300,7 +300,7 @@ def add_commands(sub) -> None:
         "answers", help="citation validity, gold citations, abstention and overlap on a QA set"
     )
     a.add_argument("directory", help="folder with qa.jsonl and corpus.jsonl (ClapNQ layout)")
-    a.add_argument("--limit", type=int, help="only the first N questions")
+    a.add_argument("--limit", type=int, help="a fixed random sample of N questions (seed 0)")
     a.add_argument("--calibrate", action="store_true", help="fit and store the abstention threshold first")
     a.add_argument("--collection", help="collection for the corpus (default qa-<folder name>)")
     a.add_argument("--max-tokens", type=int, default=256)

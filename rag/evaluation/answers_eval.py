@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -81,15 +82,17 @@ def run_answers(
     on_item: Callable[[], None] | None = None,
     max_tokens: int = 256,
 ) -> AnswerRun:
-    """Ask the (first ``limit``) questions with the configured LLM and collect scoring records.
+    """Ask the questions (a seeded random sample of ``limit``) with the configured LLM; collect records.
 
     Raises:
         NotFound / ConfigError: bad dataset layout. LLMError: the LLM failed.
     """
     items = load_qa(directory)
     calibration = calibrate(engine, items, collection) if do_calibrate else None
-    if limit is not None:
-        items = items[:limit]
+    if limit is not None and limit < len(items):
+        # QA files are often grouped (all answerable questions first): a seeded shuffle makes a
+        # subset representative, and the same --limit always picks the same questions.
+        items = random.Random(0).sample(items, limit)
     records = []
     threshold = float(
         engine.collection(collection).settings.get("abstain_threshold", engine.settings.abstain_threshold)
