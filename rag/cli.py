@@ -50,6 +50,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
             load_options=options,
             chunk_size=args.chunk_size,
             chunk_overlap=args.chunk_overlap,
+            text_search_config=args.text_search_config,
         )
         for result in ingestor.ingest_paths([Path(p) for p in args.paths]):
             counts[result.status] += 1
@@ -177,6 +178,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--collection", help="target collection (default RAG_COLLECTION or 'default')")
     p.add_argument("--chunk-size", type=int, help="max tokens per chunk (default RAG_CHUNK_SIZE)")
     p.add_argument("--chunk-overlap", type=int, help="tokens of overlap (default RAG_CHUNK_OVERLAP)")
+    p.add_argument(
+        "--text-search-config",
+        default="english",
+        help="PostgreSQL text-search configuration (stemming, stop words) of a NEW collection: english, "
+        "german, french, simple, ... (default english)",
+    )
     p.add_argument(
         "--csv-mode", choices=["file", "rows"], default="file", help="CSV: one document per file or per row"
     )
