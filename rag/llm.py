@@ -242,23 +242,16 @@ def stream_chat(
         LLMError: unknown or missing local model, authentication, rate limit, timeout, connection,
             context window... with a message saying what to do.
     """
-    litellm = _litellm()
-    if mock_response is None:
-        _check_local_model(model)
     started = time.perf_counter()
-    try:
-        response = litellm.completion(
-            model=model,
-            messages=messages,
-            temperature=temperature,
-            max_tokens=max_tokens,
-            stream=True,
-            stream_options={"include_usage": True},
-            drop_params=True,
-            mock_response=mock_response,
-        )
-    except Exception as exc:
-        raise to_llm_error(exc, model) from exc
+    response = _completion(
+        model,
+        messages,
+        temperature=temperature,
+        max_tokens=max_tokens,
+        mock_response=mock_response,
+        stream=True,
+        stream_options={"include_usage": True},
+    )
     return ChatStream(model, list(messages), iter(response), started, mocked=mock_response is not None)
 
 
@@ -285,21 +278,10 @@ def chat(
     Raises:
         LLMError: as :func:`stream_chat`.
     """
-    litellm = _litellm()
-    if mock_response is None:
-        _check_local_model(model)
     started = time.perf_counter()
-    try:
-        response = litellm.completion(
-            model=model,
-            messages=messages,
-            temperature=temperature,
-            max_tokens=max_tokens,
-            drop_params=True,
-            mock_response=mock_response,
-        )
-    except Exception as exc:
-        raise to_llm_error(exc, model) from exc
+    response = _completion(
+        model, messages, temperature=temperature, max_tokens=max_tokens, mock_response=mock_response
+    )
     latency_ms = (time.perf_counter() - started) * 1000.0
     text = response.choices[0].message.content or ""
     prompt, completion = _usage_counts(getattr(response, "usage", None))
@@ -309,6 +291,33 @@ def chat(
     return ChatResult(
         text=text, prompt_tokens=prompt, completion_tokens=completion, cost_usd=cost, latency_ms=latency_ms
     )
+
+
+def _completion(
+    model: str,
+    messages: list[dict],
+    *,
+    temperature: float,
+    max_tokens: int,
+    mock_response: str | Exception | None,
+    **extra: Any,
+) -> Any:
+    """Call ``litellm.completion`` (streamed when ``extra`` says so), mapping failures to LLMError."""
+    litellm = _litellm()
+    if mock_response is None:
+        _check_local_model(model)
+    try:
+        return litellm.completion(
+            model=model,
+            messages=messages,
+            temperature=temperature,
+            max_tokens=max_tokens,
+            drop_params=True,
+            mock_response=mock_response,
+            **extra,
+        )
+    except Exception as exc:
+        raise to_llm_error(exc, model) from exc
 
 
 # --------------------------------------------------------------------------------------------------
