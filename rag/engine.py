@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 import numpy as np
@@ -20,7 +20,14 @@ from rag.ingest import Ingestor, ProgressCallback
 from rag.loaders import LoadOptions
 from rag.rerank import Reranker, RerankerStatus, load_reranker
 from rag.retrieval import RetrievalTrace, SearchParams, retrieve
-from rag.store import Collection, delete_documents, ensure_collection, ensure_vector_index, get_collection
+from rag.store import (
+    Collection,
+    delete_documents,
+    ensure_collection,
+    ensure_vector_index,
+    get_collection,
+    reusable_embeddings,
+)
 
 
 @dataclass(frozen=True)
@@ -269,8 +276,6 @@ class Engine:
                 ).fetchall()
                 if not rows:
                     break
-                from rag.store import reusable_embeddings
-
                 known = reusable_embeddings(conn, [r[1] for r in rows], embedder.name)
                 todo = {r[1]: r[2] for r in rows if r[1] not in known}
                 if todo:
@@ -316,8 +321,6 @@ class Engine:
         params = SearchParams(
             mode="rerank", k=s.top_k, candidates=s.candidates, rrf_k=float(s.rrf_k), k1=s.bm25_k1, b=s.bm25_b
         )
-        from dataclasses import replace
-
         return replace(params, **overrides)  # type: ignore[arg-type]
 
     def search(
