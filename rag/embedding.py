@@ -352,6 +352,20 @@ def resolve_model_path(name: str) -> str:
     return name
 
 
+def offline_and_quiet() -> None:
+    """Never reach the Hugging Face Hub and keep model-loading progress bars off the terminal.
+
+    Sets ``HF_HUB_OFFLINE=1`` and ``HF_HUB_DISABLE_PROGRESS_BARS=1`` as defaults (a user's own value
+    wins) and turns off transformers' "Loading weights" bar. Called by the model loaders, never at
+    import time.
+    """
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    from transformers.utils import logging as transformers_logging
+
+    transformers_logging.disable_progress_bar()
+
+
 def load_embedder(name: str) -> Embedder:
     """Load the embedding model configured as ``name`` (``RAG_EMBEDDING_MODEL``), never downloading.
 
@@ -385,8 +399,7 @@ def load_embedder(name: str) -> Embedder:
     path = resolve_model_path(name)
     # Never reach the Hugging Face Hub; keep library progress bars off stderr. Set here, not at
     # import time, and only as defaults the user can override.
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    offline_and_quiet()
     from sentence_transformers import SentenceTransformer
 
     try:

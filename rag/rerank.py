@@ -7,12 +7,13 @@ loaded, reranking is skipped and the reason is returned, so the trace, CLI and U
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+from rag.embedding import offline_and_quiet
 
 
 @dataclass
@@ -71,7 +72,7 @@ def load_reranker(name: str, max_length: int = 512) -> tuple[Reranker | None, Re
         return None, RerankerStatus(
             name="", available=False, reason="reranking disabled (RAG_RERANKER_MODEL is empty)"
         )
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    offline_and_quiet()
     try:
         from sentence_transformers import CrossEncoder
 
