@@ -227,7 +227,7 @@ class Ingestor:
             embedded_here = sum(1 for chunk in chunks if chunk.sha256 in missing)
             prepared.append(
                 PreparedDocument(
-                    document, chunks, embeddings, replaces_id=replaces_id, extra={"embedded": embedded_here}
+                    document, chunks, embeddings, replaces_id=replaces_id, embedded=embedded_here
                 )
             )
         self.embedded += len(missing)
@@ -263,7 +263,7 @@ class Ingestor:
             "replaced" if item.replaces_id is not None else "new",
             document_id=document_id,
             chunks=len(item.chunks),
-            embedded=int(item.extra.get("embedded", 0)),
+            embedded=item.embedded,
         )
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -50,13 +50,14 @@ class PreparedDocument:
         chunks: Its chunks, ordinals 0..n-1.
         embeddings: ``(n, d)`` float32, L2-normalised, row i for chunk i.
         replaces_id: Id of the older version (same source name) to delete in the same transaction.
+        embedded: How many of the chunks were embedded now (the rest reused stored vectors).
     """
 
     document: LoadedDocument
     chunks: Sequence[ChunkDraft]
     embeddings: np.ndarray
     replaces_id: int | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
+    embedded: int = 0
 
 
 GET_COLLECTION = "SELECT id, name, text_search_config::text, settings FROM collections WHERE name = %(name)s"
@@ -87,8 +88,7 @@ def ensure_collection(conn: psycopg.Connection, name: str, text_search_config: s
     if not name.strip():
         raise ConfigError("a collection name must not be empty")
     exists = conn.execute(
-        "SELECT to_regclass('pg_catalog.pg_ts_config') IS NOT NULL AND EXISTS "
-        "(SELECT 1 FROM pg_ts_config WHERE cfgname = %(config)s)",
+        "SELECT EXISTS (SELECT 1 FROM pg_ts_config WHERE cfgname = %(config)s)",
         {"config": text_search_config},
     ).fetchone()
     if not exists or not exists[0]:
