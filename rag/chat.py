@@ -149,11 +149,10 @@ def ask(
             )
         if conversation_id is not None:
             # The question is stored with its answer, so a failed LLM call leaves no orphan question.
-            _store(engine, conversation_id, "user", question, [], None)
-            message_id = _store(
+            message_id = _store_turn(
                 engine,
                 conversation_id,
-                "assistant",
+                question,
                 answer.text,
                 [json.loads(json.dumps(c.__dict__, default=list)) for c in answer.citations],
                 answer.to_dict(),
@@ -238,19 +237,29 @@ def get_message(engine: Engine, message_id: int) -> StoredMessage:
     return StoredMessage(*row)
 
 
-def _store(
-    engine: Engine, conversation_id: int, role: str, content: str, citations: list, trace: dict | None
+_INSERT_MESSAGE = (
+    "INSERT INTO messages (conversation_id, role, content, citations, trace) "
+    "VALUES (%(c)s, %(r)s, %(t)s, %(cit)s, %(trace)s) RETURNING id"
+)
+
+
+def _store_turn(
+    engine: Engine, conversation_id: int, question: str, answer: str, citations: list, trace: dict
 ) -> int:
+    """Store a question and its answer in one transaction; returns the answer's message id."""
     with engine.db.pool.connection() as conn, conn.transaction():
+        conn.execute(
+            _INSERT_MESSAGE,
+            {"c": conversation_id, "r": "user", "t": question, "cit": Jsonb([]), "trace": None},
+        )
         row = conn.execute(
-            "INSERT INTO messages (conversation_id, role, content, citations, trace) "
-            "VALUES (%(c)s, %(r)s, %(t)s, %(cit)s, %(trace)s) RETURNING id",
+            _INSERT_MESSAGE,
             {
                 "c": conversation_id,
-                "r": role,
-                "t": content,
+                "r": "assistant",
+                "t": answer,
                 "cit": Jsonb(citations),
-                "trace": Jsonb(json.loads(json.dumps(trace, default=str))) if trace is not None else None,
+                "trace": Jsonb(json.loads(json.dumps(trace, default=str))),
             },
         ).fetchone()
         conn.execute("UPDATE conversations SET updated_at = now() WHERE id = %(c)s", {"c": conversation_id})

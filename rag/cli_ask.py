@@ -6,6 +6,8 @@ import argparse
 import json
 import sys
 
+from rag.retrieval import MODES
+
 
 def cmd_ask(args: argparse.Namespace) -> int:
     """Stream the answer, then list its sources with pages (or the closest passages when declining)."""
@@ -56,7 +58,7 @@ def add_commands(sub) -> None:
     p = sub.add_parser("ask", help="answer a question from your documents, with citations")
     p.add_argument("question")
     p.add_argument("--collection")
-    p.add_argument("--mode", choices=["lexical", "vector", "hybrid", "rerank"], help="retrieval mode")
+    p.add_argument("--mode", choices=MODES, help="retrieval mode")
     p.add_argument("--max-tokens", type=int, default=512, help="longest answer in tokens")
     p.add_argument("--json", action="store_true", help="print the answer with its full trace as JSON")
     p.set_defaults(func=cmd_ask)

@@ -332,13 +332,8 @@ class Engine:
             NotFound: the collection does not exist. ConfigError: bad parameters.
             EmbeddingModelMismatch: stored vectors come from another model.
         """
-        params = params or self.default_params()
-        target = self.collection(collection)
-        reranker, status = (
-            self.reranker() if params.mode == "rerank" else (None, self._status_without_loading())
-        )
-        with self.db.pool.connection() as conn:
-            return retrieve(conn, target, query, params, self.embedder, reranker, status)
+        [trace] = self.iter_search([query], params or self.default_params(), collection)
+        return trace
 
     def _status_without_loading(self) -> RerankerStatus:
         if self._reranker_status is not None:
