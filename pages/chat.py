@@ -2,8 +2,7 @@
 
 import streamlit as st
 
-from rag.chat import ask, create_conversation, messages
-from rag.search import Filters
+from rag import Filters
 from ui import conversations, state
 from ui.answers import markdown_text, render_answer, stream_answer
 from ui.errors import guard
@@ -37,24 +36,23 @@ conversations.forget_if_elsewhere(engine, collection)
 conversation_id = conversations.current()
 if conversation_id is not None:
     with guard():
-        for message in messages(engine, conversation_id):
+        for message in engine.messages(conversation_id):
             with st.chat_message(message.role):
-                if message.role == "assistant" and message.trace:
-                    render_answer(message.trace, message.id)
+                if message.answer is not None:
+                    render_answer(message.answer, message.id)
                 else:
                     st.markdown(markdown_text(message.content))
 
 if question := st.chat_input("Ask a question about your documents", disabled=not documents, key="chat-input"):
     with guard():
         if conversation_id is None:
-            conversation_id = create_conversation(engine, conversations.title_for(question), collection).id
+            conversation_id = engine.create_conversation(conversations.title_for(question), collection).id
             conversations.open_conversation(conversation_id)
         with st.chat_message("user"):
             st.markdown(markdown_text(question))
         with st.chat_message("assistant"):
             mock = state.mock_response()
-            stream = ask(
-                engine,
+            stream = engine.ask(
                 question,
                 collection=collection,
                 params=engine.default_params(filters=Filters(document_ids=chosen or None)),

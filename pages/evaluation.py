@@ -6,7 +6,7 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from rag.evaluation.runs import StoredRun, compare_runs, list_runs
+from rag import StoredRun, compare_runs
 from ui import state
 from ui.errors import guard
 from ui.evaluation import (
@@ -277,7 +277,7 @@ def _per_query(runs: Sequence[StoredRun]) -> None:
 
 
 with guard():
-    all_runs = list_runs(engine)
+    all_runs = engine.runs()
     if not all_runs:
         _empty_state()
     else:

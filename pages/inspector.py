@@ -1,20 +1,17 @@
 """Inspector: what retrieval did for a query (or for a stored chat answer), stage by stage."""
 
-from collections.abc import Mapping
+from collections.abc import Sequence
 from dataclasses import replace
 
 import pandas as pd
 import streamlit as st
 
-from rag.chat import get_message
-from rag.errors import NotFound
-from rag.retrieval import RetrievalTrace
-from rag.search import Filters
+from rag import Candidate, Filters, NotFound, RetrievalTrace
 from ui import state
 from ui.answers import markdown_text
 from ui.errors import guard
-from ui.inspector import params_inputs, prompt_for, render_candidates, render_messages, render_timings
-from ui.tables import candidate_dicts, compare_top_k, diff_frame, media_type_name, pages_label
+from ui.inspector import params_inputs, render_candidates, render_messages, render_timings
+from ui.tables import compare_top_k, diff_frame, media_type_name, pages_label
 
 RUNS_KEY = "inspector-runs"
 QUERY_KEY = "inspector-query"
@@ -31,15 +28,15 @@ def _close_message() -> None:
     st.query_params.pop("message", None)
 
 
-def _top_k_frame(candidates: list[Mapping]) -> pd.DataFrame:
-    kept = sorted((c for c in candidates if c.get("kept")), key=lambda c: c.get("final_rank") or 0)
+def _top_k_frame(candidates: Sequence[Candidate]) -> pd.DataFrame:
+    kept = sorted((c for c in candidates if c.kept), key=lambda c: c.final_rank or 0)
     return pd.DataFrame(
         [
             {
-                "rank": c.get("final_rank"),
-                "title": c.get("title"),
-                "pages": pages_label(c.get("page_start"), c.get("page_end")),
-                "chunk": c["chunk_id"],
+                "rank": c.final_rank,
+                "title": c.title,
+                "pages": pages_label(c.page_start, c.page_end),
+                "chunk": c.chunk_id,
             }
             for c in kept
         ],
@@ -60,7 +57,7 @@ message_param = st.query_params.get("message")
 if message_param:
     with guard():
         try:
-            message = get_message(engine, int(message_param))
+            message = engine.message(int(message_param))
         except (ValueError, NotFound):
             st.warning(
                 f"There is no stored answer {message_param!r} (its conversation may have been deleted).",
@@ -70,41 +67,39 @@ if message_param:
                 "Close", icon=":material/close:", on_click=_close_message, key="inspector-close-missing"
             )
             st.stop()
-        data = message.trace
+        answer = message.answer
         head, close = st.columns([5, 1], vertical_alignment="bottom")
         head.subheader(f"Stored answer #{message.id}")
         close.button("Close", icon=":material/close:", on_click=_close_message, key="inspector-close")
-        if not data:
+        if answer is None:
             st.info("This message has no trace: only assistant answers do. Open one with its Inspect button.")
         else:
-            trace = data.get("trace") or {}
+            trace = answer.trace
             if st.session_state.get(LOADED_KEY) != message.id:
                 st.session_state[LOADED_KEY] = message.id
-                st.session_state[QUERY_KEY] = data.get("standalone_question") or data.get("question") or ""
-            st.markdown(f"**Question** · {markdown_text(str(data.get('question', '')))}")
-            if data.get("standalone_question") and data.get("standalone_question") != data.get("question"):
-                st.caption(f"Searched as: {data['standalone_question']}")
+                st.session_state[QUERY_KEY] = answer.standalone_question or answer.question
+            st.markdown(f"**Question** · {markdown_text(answer.question)}")
+            if answer.standalone_question and answer.standalone_question != answer.question:
+                st.caption(f"Searched as: {markdown_text(answer.standalone_question)}")
             with st.container(border=True):
-                st.markdown(markdown_text(str(data.get("text", ""))))
-            params = trace.get("params") or {}
+                st.markdown(markdown_text(answer.text))
             cols = st.columns(4)
             cols[0].metric(
-                "Mode", str(params.get("mode", "?")), help=f"requested: {trace.get('requested_mode')}"
+                "Mode",
+                trace.params.mode if trace else "?",
+                help=f"requested: {trace.requested_mode if trace else '?'}",
             )
-            evidence = data.get("evidence")
+            evidence = answer.evidence
             cols[1].metric(
                 "Evidence / threshold",
-                f"{evidence:.2f} / {data.get('threshold', 0):.2f}" if evidence is not None else "none",
+                f"{evidence:.2f} / {answer.threshold:.2f}" if evidence is not None else "none",
                 help="Best cosine similarity of a kept passage; below the threshold the answer abstains.",
             )
-            cols[2].metric(
-                "Tokens (prompt + answer)",
-                f"{data.get('prompt_tokens', 0)} + {data.get('completion_tokens', 0)}",
-            )
-            cols[3].metric("Model", str(data.get("model", "")))
-            render_candidates(trace.get("candidates") or [], key="inspector-stored-table")
-            render_timings(data.get("timings_ms") or {})
-            render_messages(data.get("messages") or [], "Prompt sent to the model")
+            cols[2].metric("Tokens (prompt + answer)", f"{answer.prompt_tokens} + {answer.completion_tokens}")
+            cols[3].metric("Model", answer.model)
+            render_candidates(trace.candidates if trace else (), key="inspector-stored-table")
+            render_timings(answer.timings_ms)
+            render_messages(answer.messages, "Prompt sent to the model")
     st.divider()
 
 # ?q=... (the Evaluation page's per-query drill-down) prefills the query once, then leaves the URL.
@@ -160,15 +155,15 @@ if submitted:
 runs = st.session_state.get(RUNS_KEY)
 if runs:
     query, trace_a, trace_b = runs
-    candidates_a = candidate_dicts(trace_a)
+    candidates_a = trace_a.candidates
     if trace_b is None:
         st.subheader(f"Candidates for “{query}”")
         _mode_note(trace_a)
         render_candidates(candidates_a, key="inspector-table-a")
         render_timings(trace_a.timings_ms)
-        render_messages(prompt_for(query, candidates_a), "Prompt that would be sent to the model")
+        render_messages(engine.prompt_preview(query, trace_a.hits), "Prompt that would be sent to the model")
     else:
-        candidates_b = candidate_dicts(trace_b)
+        candidates_b = trace_b.candidates
         diff = compare_top_k(candidates_a, candidates_b)
         st.subheader(f"A vs B for “{query}”")
         st.caption(

@@ -1,16 +1,14 @@
 """Upload: add files to a collection, preview their chunks, follow each file through the pipeline."""
 
 import io
-import threading
 
 import pandas as pd
 import streamlit as st
-from streamlit.runtime.scriptrunner import add_script_run_ctx, get_script_run_ctx
 
-from rag.loaders import SUPPORTED_EXTENSIONS, LoadOptions
+from rag import SUPPORTED_EXTENSIONS, FileProgress
 from ui import state
 from ui.errors import guard
-from ui.ingest import FileProgress, ingest_files, preview_chunks, preview_frame, results_frame
+from ui.ingest import preview_frame, results_frame
 
 NEW_COLLECTION = "➕ New collection…"
 RESULTS_KEY = "upload-results"
@@ -85,10 +83,8 @@ with st.expander("CSV options", icon=":material/table:", expanded=bool(csv_files
         disabled=csv_mode != "rows",
     )
 
-load_options = LoadOptions(
-    max_file_bytes=settings.max_file_bytes,
-    csv_mode=csv_mode,
-    csv_title_column=title_column if csv_mode == "rows" else None,
+load_options = engine.load_options(
+    csv_mode=csv_mode, csv_title_column=title_column if csv_mode == "rows" else None
 )
 
 
@@ -96,7 +92,9 @@ load_options = LoadOptions(
 def _preview(
     file_id: str, name: str, size: int, overlap: int, csv_mode: str, title: str | None, _data: bytes
 ):
-    return preview_chunks(_data, name, engine.embedder, size, overlap, load_options)
+    return engine.preview_chunks(
+        _data, name, chunk_size=size, chunk_overlap=overlap, load_options=load_options
+    )
 
 
 if files:
@@ -131,14 +129,9 @@ go = st.button(
 
 if go and files and target:
     with guard():
-        context = get_script_run_ctx()
         boxes: dict[int, tuple] = {}
 
         def show(progress: FileProgress) -> None:
-            # The "store" stage is reported from the engine's writer thread: give it this run's
-            # context so its updates reach the page (the script thread is waiting meanwhile).
-            if context is not None and get_script_run_ctx(suppress_warning=True) is None:
-                add_script_run_ctx(threading.current_thread(), context)
             if progress.index not in boxes:
                 box = st.status(f"{progress.file}: starting", expanded=False)
                 boxes[progress.index] = (box, box.progress(0.0))
@@ -154,8 +147,7 @@ if go and files and target:
                     label=f"{progress.file} ({progress.index + 1}/{progress.total}): {progress.stage}…"
                 )
 
-        outcomes = ingest_files(
-            engine,
+        outcomes = engine.ingest_files(
             [(f.name, f.getvalue()) for f in files],
             target,
             chunk_size=int(chunk_size),

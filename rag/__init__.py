@@ -1,7 +1,96 @@
 """rag: the engine of the chat-with-your-documents app (loading, chunking, embedding, retrieval, answers).
 
-Public entry point: :class:`rag.engine.Engine`. Modules import their heavy dependencies lazily, so
-``import rag`` is cheap.
+This module is the public API: the Streamlit pages, ``ui/`` and outside code import from ``rag`` only,
+never from its submodules (a test enforces it for ``pages/`` and ``ui/``). The service is
+:class:`Engine`; the rest are the value types it takes and returns and the errors it raises. Heavy
+libraries (torch, sentence-transformers, LiteLLM, llama.cpp) load on first use, not on import.
+
+Pattern: RAGLite's ``src/raglite/__init__.py`` and simonw/llm's ``__all__``.
 """
 
+from rag.answer import Answer, AnswerStream, Citation
+from rag.chat import StoredMessage
+from rag.config import Settings
+from rag.db.collections import Collection
+from rag.db.conversations import Conversation
+from rag.db.listing import ChunkInfo, DatabaseStatus, DocumentInfo
+from rag.db.runs import StoredRun
+from rag.db.search import Filters
+from rag.engine import Engine, ReembedReport
+from rag.errors import (
+    ConfigError,
+    CorruptDocument,
+    DatabaseError,
+    EmbeddingModelMismatch,
+    EmptyDocument,
+    EncryptedDocument,
+    FileTooLarge,
+    LLMError,
+    LoaderError,
+    ModelNotAvailable,
+    NoExtractableText,
+    NotFound,
+    RagError,
+    UnsupportedFileType,
+)
+from rag.evaluation.runs import MetricDelta, RunComparison, compare_runs
+from rag.ingest import IngestProgress
+from rag.llm import warm_up
+from rag.loaders import SUPPORTED_EXTENSIONS, LoadOptions
+from rag.models import Candidate, ChunkDraft, IngestResult, SearchMode
+from rag.prompting import ABSTAIN_TEXT
+from rag.rerank import RerankerStatus
+from rag.retrieval import MODES, RetrievalTrace, SearchParams
+from rag.uploads import ChunkPreview, FileOutcome, FileProgress
+
 __version__ = "0.1.0"
+
+__all__ = [
+    "ABSTAIN_TEXT",
+    "MODES",
+    "SUPPORTED_EXTENSIONS",
+    "Answer",
+    "AnswerStream",
+    "Candidate",
+    "ChunkDraft",
+    "ChunkInfo",
+    "ChunkPreview",
+    "Citation",
+    "Collection",
+    "ConfigError",
+    "Conversation",
+    "CorruptDocument",
+    "DatabaseError",
+    "DatabaseStatus",
+    "DocumentInfo",
+    "EmbeddingModelMismatch",
+    "EmptyDocument",
+    "EncryptedDocument",
+    "Engine",
+    "FileOutcome",
+    "FileProgress",
+    "FileTooLarge",
+    "Filters",
+    "IngestProgress",
+    "IngestResult",
+    "LLMError",
+    "LoadOptions",
+    "LoaderError",
+    "MetricDelta",
+    "ModelNotAvailable",
+    "NoExtractableText",
+    "NotFound",
+    "RagError",
+    "ReembedReport",
+    "RerankerStatus",
+    "RetrievalTrace",
+    "RunComparison",
+    "SearchMode",
+    "SearchParams",
+    "Settings",
+    "StoredMessage",
+    "StoredRun",
+    "UnsupportedFileType",
+    "compare_runs",
+    "warm_up",
+]

@@ -1,9 +1,8 @@
-"""Grounded answers: retrieve -> abstain or prompt -> stream -> map ``[n]`` markers to passages.
+"""Answer values and how they are built: :class:`Answer`, :class:`Citation`, markers, prompts.
 
-Abstention happens BEFORE the LLM call when the best evidence (highest cosine similarity between the
-question and a kept passage) is below the threshold, so an unanswerable question costs no tokens and
-cannot be hallucinated. The threshold is the collection's calibrated value (``rag eval answers
---calibrate``) or ``Settings.abstain_threshold``.
+It holds the abstention answer, the mapping of the model's ``[n]`` markers to passages, and the
+prompt for a set of passages. The pipeline that calls these (rewrite -> retrieve -> abstain or prompt -> stream) is ``rag.chat.ask``.
+The evidence is the best cosine similarity between the question and a kept passage.
 """
 
 from __future__ import annotations
@@ -11,6 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
+from typing import Any
 
 from rag.models import Candidate
 from rag.prompting import ABSTAIN_TEXT, PromptSource, build_messages, parse_citations
@@ -39,6 +39,13 @@ class Citation:
     heading_path: tuple[str, ...]
     text: str
     external_id: str | None = None
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Citation:
+        """Rebuild from ``dataclasses.asdict`` output (JSON lists become tuples; unknown keys ignored)."""
+        known = {f: data[f] for f in cls.__dataclass_fields__ if f in data}
+        known["heading_path"] = tuple(known.get("heading_path") or ())
+        return cls(**known)
 
     @classmethod
     def from_candidate(cls, number: int, candidate: Candidate) -> Citation:
@@ -103,11 +110,25 @@ class Answer:
     message_id: int | None = None
     conversation_id: int | None = None
 
-    def to_dict(self) -> dict:
-        """JSON-serialisable form (CLI ``--json``, stored traces)."""
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-serialisable form (CLI ``--json``, stored answers); :meth:`from_dict` reads it back."""
         data = asdict(self)
         data["trace"] = self.trace.to_dict() if self.trace else None
         return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Answer:
+        """Rebuild an answer from :meth:`to_dict` output (a stored answer read back from the database).
+
+        Missing optional fields take their defaults, so answers stored by older versions still load.
+        """
+        known = {f: data[f] for f in cls.__dataclass_fields__ if f in data}
+        known["citations"] = tuple(Citation.from_dict(c) for c in data.get("citations") or ())
+        known["sources"] = tuple(Citation.from_dict(c) for c in data.get("sources") or ())
+        known["messages"] = tuple(data.get("messages") or ())
+        known["timings_ms"] = {str(k): float(v) for k, v in (data.get("timings_ms") or {}).items()}
+        known["trace"] = RetrievalTrace.from_dict(data["trace"]) if data.get("trace") else None
+        return cls(**known)
 
 
 def evidence_of(hits: Sequence[Candidate]) -> float | None:

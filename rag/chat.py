@@ -1,18 +1,23 @@
-"""Asking questions and keeping conversations: the engine's chat API (used by ``rag ask`` and the UI)."""
+"""Asking a question: rewrite a follow-up -> retrieve -> abstain or prompt -> stream -> cited answer.
+
+Abstention happens BEFORE the LLM call when the best evidence (highest cosine similarity between the
+question and a kept passage) is below the threshold, so an unanswerable question costs no tokens and
+cannot be hallucinated. The threshold is the collection's calibrated value (``rag eval answers
+--calibrate``) or ``Settings.abstain_threshold``. Called through :meth:`rag.engine.Engine.ask`.
+"""
 
 from __future__ import annotations
 
 import json
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from psycopg.types.json import Jsonb
-
-from rag.answer import AnswerStream, abstention, build_answer_messages, evidence_of, finish_answer
-from rag.errors import NotFound
+from rag.answer import Answer, AnswerStream, abstention, build_answer_messages, evidence_of, finish_answer
+from rag.db import conversations
+from rag.db.conversations import MessageRow
 from rag.llm import chat, stream_chat
 from rag.prompting import ABSTAIN_TEXT, clean_rewrite, needs_rewrite, rewrite_messages
 from rag.retrieval import SearchParams
@@ -22,27 +27,27 @@ if TYPE_CHECKING:
 
 
 @dataclass(frozen=True)
-class Conversation:
-    """A stored conversation (sidebar entry)."""
-
-    id: int
-    title: str
-    collection: str | None
-    created_at: datetime
-    updated_at: datetime
-
-
-@dataclass(frozen=True)
 class StoredMessage:
-    """A stored chat turn; assistant turns carry citations and the full answer trace (JSON)."""
+    """A stored chat turn; an assistant turn carries its full typed :class:`Answer`.
+
+    Attributes:
+        role: ``user`` or ``assistant``. content: The text shown.
+        answer: The answer with citations and retrieval trace (``None`` for user turns and for
+            assistant turns stored without one).
+    """
 
     id: int
     conversation_id: int
     role: str
     content: str
-    citations: list[dict]
-    trace: dict | None
+    answer: Answer | None
     created_at: datetime
+
+    @classmethod
+    def from_row(cls, row: MessageRow) -> StoredMessage:
+        """Type a database row: the stored answer JSON becomes an :class:`Answer`."""
+        answer = Answer.from_dict(row.answer) if row.answer else None
+        return cls(row.id, row.conversation_id, row.role, row.content, answer, row.created_at)
 
 
 def ask(
@@ -85,7 +90,7 @@ def ask(
     settings = engine.settings
     target = engine.collection(collection)
     if conversation_id is not None and not history:
-        history = [{"role": m.role, "content": m.content} for m in messages(engine, conversation_id)]
+        history = [{"role": m.role, "content": m.content} for m in engine.messages(conversation_id)]
     timings: dict[str, float] = {}
     total_started = time.perf_counter()
 
@@ -149,118 +154,17 @@ def ask(
             )
         if conversation_id is not None:
             # The question is stored with its answer, so a failed LLM call leaves no orphan question.
-            message_id = _store_turn(
-                engine,
-                conversation_id,
-                question,
-                answer.text,
-                [json.loads(json.dumps(c.__dict__, default=list)) for c in answer.citations],
-                answer.to_dict(),
-            )
+            with engine.db.connection() as conn:
+                message_id = conversations.store_turn(
+                    conn,
+                    conversation_id,
+                    question,
+                    answer.text,
+                    [json.loads(json.dumps(asdict(c), default=list)) for c in answer.citations],
+                    answer.to_dict(),
+                )
             answer = replace(answer, message_id=message_id, conversation_id=conversation_id)
         holder.answer = answer
 
     holder = AnswerStream(deltas())
     return holder
-
-
-# -- conversations ----------------------------------------------------------------------------------
-
-
-def create_conversation(
-    engine: Engine, title: str = "New chat", collection: str | None = None
-) -> Conversation:
-    """Create an empty conversation bound to a collection."""
-    with engine.db.pool.connection() as conn:
-        row = conn.execute(
-            "INSERT INTO conversations (title, collection_id) "
-            "VALUES (%(title)s, (SELECT id FROM collections WHERE name = %(collection)s)) "
-            "RETURNING id, title, created_at, updated_at",
-            {"title": title, "collection": collection or engine.settings.collection},
-        ).fetchone()
-    return Conversation(row[0], row[1], collection or engine.settings.collection, row[2], row[3])
-
-
-def list_conversations(engine: Engine, limit: int = 100) -> list[Conversation]:
-    """Conversations, most recently active first."""
-    with engine.db.pool.connection() as conn:
-        rows = conn.execute(
-            "SELECT v.id, v.title, c.name, v.created_at, v.updated_at FROM conversations v "
-            "LEFT JOIN collections c ON c.id = v.collection_id ORDER BY v.updated_at DESC, v.id DESC LIMIT %(n)s",
-            {"n": limit},
-        ).fetchall()
-    return [Conversation(*r) for r in rows]
-
-
-def rename_conversation(engine: Engine, conversation_id: int, title: str) -> None:
-    """Rename a conversation. Raises NotFound when it does not exist."""
-    with engine.db.pool.connection() as conn:
-        cur = conn.execute(
-            "UPDATE conversations SET title = %(t)s WHERE id = %(id)s",
-            {"t": title.strip() or "Untitled", "id": conversation_id},
-        )
-        if cur.rowcount == 0:
-            raise NotFound(f"conversation {conversation_id} does not exist")
-
-
-def delete_conversation(engine: Engine, conversation_id: int) -> None:
-    """Delete a conversation and its messages."""
-    with engine.db.pool.connection() as conn:
-        conn.execute("DELETE FROM conversations WHERE id = %(id)s", {"id": conversation_id})
-
-
-def messages(engine: Engine, conversation_id: int) -> list[StoredMessage]:
-    """The conversation's messages in order. Raises NotFound when it does not exist."""
-    with engine.db.pool.connection() as conn:
-        if (
-            conn.execute("SELECT 1 FROM conversations WHERE id = %(id)s", {"id": conversation_id}).fetchone()
-            is None
-        ):
-            raise NotFound(f"conversation {conversation_id} does not exist")
-        rows = conn.execute(
-            "SELECT id, conversation_id, role, content, citations, trace, created_at FROM messages "
-            "WHERE conversation_id = %(id)s ORDER BY id",
-            {"id": conversation_id},
-        ).fetchall()
-    return [StoredMessage(*r) for r in rows]
-
-
-def get_message(engine: Engine, message_id: int) -> StoredMessage:
-    """One stored message (the Inspector opens an answer's trace by id). Raises NotFound."""
-    with engine.db.pool.connection() as conn:
-        row = conn.execute(
-            "SELECT id, conversation_id, role, content, citations, trace, created_at FROM messages WHERE id = %(id)s",
-            {"id": message_id},
-        ).fetchone()
-    if row is None:
-        raise NotFound(f"message {message_id} does not exist")
-    return StoredMessage(*row)
-
-
-_INSERT_MESSAGE = (
-    "INSERT INTO messages (conversation_id, role, content, citations, trace) "
-    "VALUES (%(c)s, %(r)s, %(t)s, %(cit)s, %(trace)s) RETURNING id"
-)
-
-
-def _store_turn(
-    engine: Engine, conversation_id: int, question: str, answer: str, citations: list, trace: dict
-) -> int:
-    """Store a question and its answer in one transaction; returns the answer's message id."""
-    with engine.db.pool.connection() as conn, conn.transaction():
-        conn.execute(
-            _INSERT_MESSAGE,
-            {"c": conversation_id, "r": "user", "t": question, "cit": Jsonb([]), "trace": None},
-        )
-        row = conn.execute(
-            _INSERT_MESSAGE,
-            {
-                "c": conversation_id,
-                "r": "assistant",
-                "t": answer,
-                "cit": Jsonb(citations),
-                "trace": Jsonb(json.loads(json.dumps(trace, default=str))),
-            },
-        ).fetchone()
-        conn.execute("UPDATE conversations SET updated_at = now() WHERE id = %(c)s", {"c": conversation_id})
-    return row[0]

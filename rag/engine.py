@@ -1,82 +1,53 @@
-"""The engine: one object the CLI and the Streamlit pages call (no SQL or model code outside ``rag``).
+"""The engine: the one service API that the CLI and the Streamlit pages call.
 
-It owns the database pool and lazily loads the embedder and the reranker once per process.
+It owns the database (``rag.db``, the only code with SQL) and loads the embedder and the reranker
+lazily, once per process. Each method is a thin, documented entry over one module: corpus reads and
+writes (``rag.db``, ``rag.ingest``, ``rag.uploads``), retrieval (``rag.retrieval``), answers
+(``rag.chat``, ``rag.answer``), conversations and evaluation runs (``rag.db``). It is the whole
+public surface of the engine, hence over 400 lines: each method is a docstring and a few lines.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime
+from typing import Any
 
-import numpy as np
-
+from rag.answer import AnswerStream, build_answer_messages
+from rag.chat import StoredMessage, ask
 from rag.config import Settings
 from rag.db import Database
-from rag.embedding import Embedder, load_embedder
-from rag.errors import NotFound
-from rag.ingest import Ingestor, ProgressCallback
-from rag.loaders import LoadOptions
-from rag.rerank import Reranker, RerankerStatus, load_reranker
-from rag.retrieval import RetrievalTrace, SearchParams, retrieve
-from rag.store import (
+from rag.db import conversations as conversation_rows
+from rag.db import runs as run_rows
+from rag.db.collections import (
     Collection,
-    delete_documents,
     ensure_collection,
     ensure_vector_index,
     get_collection,
-    reusable_embeddings,
+    update_collection_settings,
 )
-
-
-@dataclass(frozen=True)
-class DocumentInfo:
-    """A stored document with its counts (a row of ``rag docs`` and the Corpus page)."""
-
-    id: int
-    collection: str
-    title: str
-    source_name: str
-    media_type: str
-    size_bytes: int
-    page_count: int | None
-    chunk_count: int
-    embedding_models: tuple[str, ...]
-    external_id: str | None
-    created_at: datetime
-    updated_at: datetime
-
-
-@dataclass(frozen=True)
-class ChunkInfo:
-    """A stored chunk for display."""
-
-    id: int
-    ordinal: int
-    text: str
-    page_start: int | None
-    page_end: int | None
-    heading_path: tuple[str, ...]
-    token_count: int
-    char_start: int
-    char_end: int
-    embedding_model: str | None
-
-
-@dataclass(frozen=True)
-class DatabaseStatus:
-    """What ``rag db`` prints: where the data is and how much there is."""
-
-    location: str
-    embedded: bool
-    server_version: str
-    pgvector_version: str
-    collections: int
-    documents: int
-    chunks: int
-    chunks_by_model: dict[str, int]
-    migrations: list[str]
+from rag.db.conversations import Conversation
+from rag.db.documents import delete_documents
+from rag.db.embeddings import count_stale, reusable_embeddings, set_embeddings, stale_chunks
+from rag.db.listing import (
+    ChunkInfo,
+    DatabaseStatus,
+    DocumentInfo,
+    chunk_token_counts,
+    collection_names,
+    database_status,
+    list_chunks,
+    list_documents,
+)
+from rag.db.runs import StoredRun
+from rag.embedding import Embedder, load_embedder
+from rag.ingest import Ingestor, ProgressCallback
+from rag.loaders import LoadOptions
+from rag.models import Candidate
+from rag.rerank import Reranker, RerankerStatus, load_reranker
+from rag.retrieval import RetrievalTrace, SearchParams, retrieve
+from rag.uploads import ChunkPreview, FileOutcome, FileProgress, ingest_files, preview_chunks
 
 
 @dataclass(frozen=True)
@@ -91,7 +62,7 @@ class ReembedReport:
 
 
 class Engine:
-    """Entry point of the engine.
+    """Entry point of the engine (module docstring: what it owns).
 
     Args:
         settings: Configuration (``Settings.from_env()`` by default).
@@ -108,8 +79,6 @@ class Engine:
         self._embedder: Embedder | None = None
         self._reranker: Reranker | None = None
         self._reranker_status: RerankerStatus | None = None
-
-    # -- resources --------------------------------------------------------------------------------
 
     @property
     def db(self) -> Database:
@@ -144,26 +113,38 @@ class Engine:
             self._db.close()
             self._db = None
 
-    # -- collections & documents ------------------------------------------------------------------
-
     def collection(self, name: str | None = None) -> Collection:
         """Return a collection (``settings.collection`` by default).
 
         Raises:
             NotFound: it does not exist yet.
         """
-        with self.db.pool.connection() as conn:
+        with self.db.connection() as conn:
             return get_collection(conn, name or self.settings.collection)
 
     def ensure_collection(self, name: str | None = None, text_search_config: str = "english") -> Collection:
-        """Return the collection, creating it when missing."""
-        with self.db.pool.connection() as conn:
+        """Return the collection, creating it when missing.
+
+        Raises:
+            ConfigError: empty name or unknown text-search configuration.
+        """
+        with self.db.connection() as conn:
             return ensure_collection(conn, name or self.settings.collection, text_search_config)
 
     def collections(self) -> list[str]:
-        """Names of all collections."""
-        with self.db.pool.connection() as conn:
-            return [r[0] for r in conn.execute("SELECT name FROM collections ORDER BY name")]
+        """Names of all collections, sorted."""
+        with self.db.connection() as conn:
+            return collection_names(conn)
+
+    def update_collection_settings(self, changes: dict[str, Any], collection: str | None = None) -> None:
+        """Merge ``changes`` into a collection's JSON settings (e.g. a calibrated ``abstain_threshold``).
+
+        Raises:
+            NotFound: no such collection.
+        """
+        target = self.collection(collection)
+        with self.db.connection() as conn:
+            update_collection_settings(conn, target.id, changes)
 
     def ingestor(
         self,
@@ -175,7 +156,11 @@ class Engine:
         chunk_overlap: int | None = None,
         text_search_config: str = "english",
     ) -> Ingestor:
-        """An :class:`Ingestor` for a collection with the configured model and chunking."""
+        """An :class:`Ingestor` for a collection with the configured model and chunking.
+
+        Raises:
+            ConfigError: invalid chunking parameters or collection name.
+        """
         settings = self.settings
         if chunk_size is not None or chunk_overlap is not None:
             settings = settings.with_(
@@ -188,31 +173,70 @@ class Engine:
             collection or settings.collection,
             chunk_size=settings.chunk_size,
             chunk_overlap=settings.chunk_overlap,
-            load_options=load_options or LoadOptions(max_file_bytes=settings.max_file_bytes),
+            load_options=load_options or self.load_options(),
             on_progress=on_progress,
             text_search_config=text_search_config,
             embedding_batch_size=settings.embedding_batch_size,
         )
 
+    def load_options(self, **changes: Any) -> LoadOptions:
+        """Loader options with the configured size limit (``RAG_MAX_FILE_MB``) and ``changes``.
+
+        Raises:
+            ConfigError: an inconsistent option (e.g. a CSV title column without rows mode).
+        """
+        return LoadOptions(**{"max_file_bytes": self.settings.max_file_bytes, **changes})
+
+    def preview_chunks(
+        self,
+        data: bytes,
+        filename: str,
+        *,
+        chunk_size: int | None = None,
+        chunk_overlap: int | None = None,
+        load_options: LoadOptions | None = None,
+    ) -> ChunkPreview:
+        """The chunks the first document of a file will get, exactly as ingestion makes them (none stored).
+
+        Raises:
+            LoaderError: the file cannot be read. ConfigError: bad chunk size / overlap.
+        """
+        return preview_chunks(
+            data,
+            filename,
+            self.embedder,
+            chunk_size if chunk_size is not None else self.settings.chunk_size,
+            chunk_overlap if chunk_overlap is not None else self.settings.chunk_overlap,
+            load_options or self.load_options(),
+        )
+
+    def ingest_files(
+        self,
+        files: Sequence[tuple[str, bytes]],
+        collection: str,
+        *,
+        chunk_size: int | None = None,
+        chunk_overlap: int | None = None,
+        load_options: LoadOptions | None = None,
+        on_progress: Callable[[FileProgress], None] | None = None,
+    ) -> list[FileOutcome]:
+        """Ingest uploaded ``(file name, bytes)`` pairs one by one; a failed file never stops the others.
+
+        ``on_progress`` is called from the calling thread at each stage of each file.
+
+        Raises:
+            ConfigError: invalid chunking settings or collection name (before any file is read).
+            DatabaseError: the database is not reachable.
+        """
+        ingestor = self.ingestor(
+            collection, load_options=load_options, chunk_size=chunk_size, chunk_overlap=chunk_overlap
+        )
+        return ingest_files(ingestor, files, on_progress)
+
     def documents(self, collection: str | None = None, search: str | None = None) -> list[DocumentInfo]:
         """Documents of a collection with chunk counts, newest first; ``search`` filters title/source."""
-        with self.db.pool.connection() as conn:
-            rows = conn.execute(
-                """
-                SELECT d.id, c.name, d.title, d.source_name, d.media_type, d.size_bytes, d.page_count,
-                       count(ch.id), coalesce(array_agg(DISTINCT ch.embedding_model)
-                                              FILTER (WHERE ch.embedding_model IS NOT NULL), '{}'),
-                       d.external_id, d.created_at, d.updated_at
-                FROM documents d JOIN collections c ON c.id = d.collection_id
-                LEFT JOIN chunks ch ON ch.document_id = d.id
-                WHERE c.name = %(collection)s
-                  AND (%(search)s::text IS NULL OR d.title ILIKE '%%' || %(search)s || '%%'
-                       OR d.source_name ILIKE '%%' || %(search)s || '%%')
-                GROUP BY d.id, c.name ORDER BY d.created_at DESC, d.id DESC
-                """,
-                {"collection": collection or self.settings.collection, "search": search or None},
-            ).fetchall()
-        return [DocumentInfo(*r[:8], tuple(r[8]), *r[9:]) for r in rows]
+        with self.db.connection() as conn:
+            return list_documents(conn, collection or self.settings.collection, search)
 
     def chunks(self, document_id: int) -> list[ChunkInfo]:
         """Chunks of one document in order.
@@ -220,108 +244,67 @@ class Engine:
         Raises:
             NotFound: no such document.
         """
-        with self.db.pool.connection() as conn:
-            rows = conn.execute(
-                "SELECT id, ordinal, text, page_start, page_end, heading_path, token_count, char_start, char_end,"
-                " embedding_model FROM chunks WHERE document_id = %(id)s ORDER BY ordinal",
-                {"id": document_id},
-            ).fetchall()
-            if (
-                not rows
-                and conn.execute("SELECT 1 FROM documents WHERE id = %(id)s", {"id": document_id}).fetchone()
-                is None
-            ):
-                raise NotFound(f"document {document_id} does not exist")
-        return [
-            ChunkInfo(r[0], r[1], r[2], r[3], r[4], tuple(r[5] or ()), r[6], r[7], r[8], r[9]) for r in rows
-        ]
+        with self.db.connection() as conn:
+            return list_chunks(conn, document_id)
 
     def chunk_token_counts(self, collection: str | None = None) -> list[int]:
-        """Token count of every chunk in a collection (for the chunk length distribution), in one query."""
-        with self.db.pool.connection() as conn:
-            rows = conn.execute(
-                "SELECT ch.token_count FROM chunks ch JOIN collections c ON c.id = ch.collection_id "
-                "WHERE c.name = %(collection)s",
-                {"collection": collection or self.settings.collection},
-            ).fetchall()
-        return [r[0] for r in rows]
+        """Token count of every chunk in a collection (for the chunk length distribution)."""
+        with self.db.connection() as conn:
+            return chunk_token_counts(conn, collection or self.settings.collection)
 
     def delete_documents(self, document_ids: Sequence[int], collection: str | None = None) -> int:
-        """Delete documents (chunks cascade; BM25 statistics updated). Returns how many were deleted."""
+        """Delete documents (chunks cascade; BM25 statistics updated). Returns how many were deleted.
+
+        Raises:
+            NotFound: no such collection.
+        """
         target = self.collection(collection)
-        with self.db.pool.connection() as conn:
+        with self.db.connection() as conn:
             return delete_documents(conn, target, document_ids)
 
     def reembed(self, collection: str | None = None, batch_size: int = 256) -> ReembedReport:
         """Re-embed the chunks whose stored model differs from the configured one.
 
-        Chunks are processed in batches, each committed on its own (so an interrupted run keeps its
-        progress); vectors already stored for the same chunk sha256 by the configured model are reused.
+        Chunks are processed in batches of ``batch_size``, each committed on its own (an interrupted
+        run keeps its progress); vectors already stored for the same chunk sha256 by the configured
+        model are reused.
+
+        Raises:
+            NotFound: no such collection. ModelNotAvailable: the configured model cannot load.
         """
         target = self.collection(collection)
         embedder = self.embedder
-        with self.db.pool.connection() as conn:
+        with self.db.connection() as conn:
             ensure_vector_index(conn, embedder.name, embedder.dimension)
-            stale = conn.execute(
-                "SELECT count(*) FROM chunks WHERE collection_id = %(id)s AND embedding_model IS DISTINCT FROM %(m)s",
-                {"id": target.id, "m": embedder.name},
-            ).fetchone()[0]
+            stale = count_stale(conn, target.id, embedder.name)
         embedded = reused = 0
         while True:
-            with self.db.pool.connection() as conn:
-                rows = conn.execute(
-                    "SELECT id, sha256, context || text FROM chunks WHERE collection_id = %(id)s "
-                    "AND embedding_model IS DISTINCT FROM %(m)s ORDER BY id LIMIT %(n)s",
-                    {"id": target.id, "m": embedder.name, "n": batch_size},
-                ).fetchall()
+            with self.db.connection() as conn:
+                rows = stale_chunks(conn, target.id, embedder.name, batch_size)
                 if not rows:
                     break
-                known = reusable_embeddings(conn, [r[1] for r in rows], embedder.name)
-                todo = {r[1]: r[2] for r in rows if r[1] not in known}
+                known = reusable_embeddings(conn, [r.sha256 for r in rows], embedder.name)
+                todo = {r.sha256: r.embedding_input for r in rows if r.sha256 not in known}
                 if todo:
                     known.update(zip(todo, embedder.embed(list(todo.values())), strict=True))
                 embedded += len(todo)
                 reused += len(rows) - len(todo)
-                with conn.transaction(), conn.cursor() as cur:
-                    cur.executemany(
-                        "UPDATE chunks SET embedding = %(e)s, embedding_model = %(m)s WHERE id = %(id)s",
-                        [
-                            {"e": np.asarray(known[r[1]], dtype=np.float32), "m": embedder.name, "id": r[0]}
-                            for r in rows
-                        ],
-                    )
-        return ReembedReport(target.name, embedder.name, int(stale), embedded, reused)
+                set_embeddings(conn, {r.id: known[r.sha256] for r in rows}, embedder.name)
+        return ReembedReport(target.name, embedder.name, stale, embedded, reused)
 
     def status(self) -> DatabaseStatus:
         """Where the database is, versions and counts."""
         db = self.db
-        with db.pool.connection() as conn:
-            server_version = conn.execute("SHOW server_version").fetchone()[0]
-            pgvector = conn.execute(
-                "SELECT extversion FROM pg_extension WHERE extname = 'vector'"
-            ).fetchone()[0]
-            counts = conn.execute(
-                "SELECT (SELECT count(*) FROM collections), (SELECT count(*) FROM documents), (SELECT count(*) FROM chunks)"
-            ).fetchone()
-            by_model = dict(
-                conn.execute(
-                    "SELECT coalesce(embedding_model, 'none'), count(*) FROM chunks GROUP BY 1 ORDER BY 1"
-                ).fetchall()
-            )
-            migrations = [r[0] for r in conn.execute("SELECT name FROM schema_migrations ORDER BY id")]
-        return DatabaseStatus(
-            db.location, db.embedded, server_version, pgvector, *counts, by_model, migrations
-        )
+        with db.connection() as conn:
+            return database_status(conn, db.location, db.embedded)
 
-    # -- retrieval --------------------------------------------------------------------------------
-
-    def default_params(self, **overrides: object) -> SearchParams:
+    def default_params(self, **overrides: Any) -> SearchParams:
         """SearchParams from the settings (``rerank`` when a reranker loads, else ``hybrid``)."""
         s = self.settings
         params = SearchParams(
             mode="rerank", k=s.top_k, candidates=s.candidates, rrf_k=float(s.rrf_k), k1=s.bm25_k1, b=s.bm25_b
         )
-        return replace(params, **overrides)  # type: ignore[arg-type]
+        return replace(params, **overrides)
 
     def search(
         self, query: str, params: SearchParams | None = None, collection: str | None = None
@@ -335,19 +318,117 @@ class Engine:
         [trace] = self.iter_search([query], params or self.default_params(), collection)
         return trace
 
-    def _status_without_loading(self) -> RerankerStatus:
+    def iter_search(
+        self, queries: Sequence[str], params: SearchParams, collection: str | None = None
+    ) -> Iterator[RetrievalTrace]:
+        """Run many queries on one connection (batch mode); raises like :meth:`search`."""
+        target = self.collection(collection)
+        if params.mode == "rerank":
+            reranker, status = self.reranker()
+        else:
+            reranker, status = None, self._reranker_status_without_loading()
+        with self.db.connection() as conn:
+            for query in queries:
+                yield retrieve(conn, target, query, params, self.embedder, reranker, status)
+
+    def _reranker_status_without_loading(self) -> RerankerStatus:
         if self._reranker_status is not None:
             return self._reranker_status
         return RerankerStatus(name=self.settings.reranker_model, available=False, reason="not requested")
 
-    def iter_search(
-        self, queries: Sequence[str], params: SearchParams, collection: str | None = None
-    ) -> Iterator[RetrievalTrace]:
-        """Run many queries on one connection (batch mode)."""
-        target = self.collection(collection)
-        reranker, status = (
-            self.reranker() if params.mode == "rerank" else (None, self._status_without_loading())
+    def ask(
+        self,
+        question: str,
+        *,
+        history: Sequence[dict[str, str]] = (),
+        collection: str | None = None,
+        params: SearchParams | None = None,
+        conversation_id: int | None = None,
+        mock_response: str | Exception | None = None,
+        rewrite_mock_response: str | None = None,
+    ) -> AnswerStream:
+        """Answer ``question`` from a collection, streaming (arguments: :func:`rag.chat.ask`).
+
+        Raises:
+            NotFound: collection or conversation missing. LLMError: the LLM call failed (raised while
+                iterating). EmbeddingModelMismatch: stored vectors come from another model.
+        """
+        return ask(
+            self,
+            question,
+            history=history,
+            collection=collection,
+            params=params,
+            conversation_id=conversation_id,
+            mock_response=mock_response,
+            rewrite_mock_response=rewrite_mock_response,
         )
-        with self.db.pool.connection() as conn:
-            for query in queries:
-                yield retrieve(conn, target, query, params, self.embedder, reranker, status)
+
+    def prompt_preview(
+        self, question: str, hits: Sequence[Candidate], history: Sequence[dict[str, str]] = ()
+    ) -> list[dict[str, str]]:
+        """The exact LLM messages an answer from ``hits`` would send (the Inspector shows them)."""
+        messages, _ = build_answer_messages(question, hits, history)
+        return messages
+
+    def create_conversation(self, title: str = "New chat", collection: str | None = None) -> Conversation:
+        """Create an empty conversation bound to a collection."""
+        with self.db.connection() as conn:
+            return conversation_rows.create_conversation(conn, title, collection or self.settings.collection)
+
+    def conversations(self, limit: int = 100) -> list[Conversation]:
+        """Conversations, most recently active first."""
+        with self.db.connection() as conn:
+            return conversation_rows.list_conversations(conn, limit)
+
+    def rename_conversation(self, conversation_id: int, title: str) -> None:
+        """Rename a conversation.
+
+        Raises:
+            NotFound: no such conversation.
+        """
+        with self.db.connection() as conn:
+            conversation_rows.rename_conversation(conn, conversation_id, title)
+
+    def delete_conversation(self, conversation_id: int) -> None:
+        """Delete a conversation and its messages (a missing id is not an error)."""
+        with self.db.connection() as conn:
+            conversation_rows.delete_conversation(conn, conversation_id)
+
+    def messages(self, conversation_id: int) -> list[StoredMessage]:
+        """A conversation's messages in order, assistant turns with their typed answers.
+
+        Raises:
+            NotFound: no such conversation.
+        """
+        with self.db.connection() as conn:
+            rows = conversation_rows.list_messages(conn, conversation_id)
+        return [StoredMessage.from_row(row) for row in rows]
+
+    def message(self, message_id: int) -> StoredMessage:
+        """One stored message (the Inspector opens an answer by id).
+
+        Raises:
+            NotFound: no such message.
+        """
+        with self.db.connection() as conn:
+            return StoredMessage.from_row(conversation_rows.get_message(conn, message_id))
+
+    def store_run(self, **fields: Any) -> int:
+        """Store an evaluation run (fields of :func:`rag.db.runs.insert_run`); returns its id."""
+        with self.db.connection() as conn:
+            return run_rows.insert_run(conn, **fields)
+
+    def runs(self, limit: int = 200) -> list[StoredRun]:
+        """Stored evaluation runs, newest first."""
+        with self.db.connection() as conn:
+            return run_rows.list_runs(conn, limit)
+
+    def run(self, run_id: int) -> StoredRun:
+        """One stored evaluation run.
+
+        Raises:
+            NotFound: no such run.
+        """
+        with self.db.connection() as conn:
+            return run_rows.get_run(conn, run_id)

@@ -3,7 +3,7 @@
 Documents are processed in batches: one lookup finds unchanged documents (same sha256 of the bytes)
 and older versions (same source name); only new chunk texts are embedded (an equal chunk sha256 reuses
 the stored vector, like simonw/llm ``embed_multi_with_metadata``); a batch is written in one
-transaction (``rag.store.write_documents``) on a background thread while the next batch is embedded,
+transaction (``rag.db.documents.write_documents``) on a background thread while the next batch is embedded,
 so the database work overlaps the model work. When a batch write fails, its documents are retried
 one per transaction so that one bad document never takes the others down.
 """
@@ -15,32 +15,36 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 
 from rag.chunking import chunk_document
 from rag.db import Database
+from rag.db.collections import Collection, ensure_collection, ensure_vector_index
+from rag.db.documents import PreparedDocument, analyze, find_existing, write_documents
+from rag.db.embeddings import reusable_embeddings
 from rag.embedding import Embedder
 from rag.errors import EmptyDocument, RagError
 from rag.loaders import LoadOptions, iter_files, load_bytes, load_path
 from rag.models import IngestResult, LoadedDocument
-from rag.store import (
-    Collection,
-    PreparedDocument,
-    ensure_collection,
-    ensure_vector_index,
-    find_existing,
-    reusable_embeddings,
-    write_documents,
-)
+
+ANALYZE_AFTER_CHUNKS = 500
+"""Chunks written by one ingest after which the planner statistics are refreshed (``ANALYZE``).
+
+Autovacuum analyzes a table only after 10% of it changed, and later; a fresh collection queried
+before that can be planned as if empty.
+"""
+
+Stage = Literal["parse", "chunk", "embed", "store"]
 
 
 @dataclass(frozen=True)
 class IngestProgress:
-    """A progress event for UIs.
+    """A progress event for UIs, always reported from the thread that iterates the ingest.
 
     Attributes:
-        stage: ``parse``, ``chunk``, ``embed`` or ``store``.
+        stage: ``parse``, ``chunk``, ``embed`` or ``store`` (a batch was handed to the writer).
         source_name: The file or document being worked on.
         documents_done: Documents finished so far (any status).
         chunks_done: Chunks stored so far.
@@ -48,7 +52,7 @@ class IngestProgress:
         elapsed_s: Seconds since the ingest started.
     """
 
-    stage: str
+    stage: Stage
     source_name: str
     documents_done: int
     chunks_done: int
@@ -100,15 +104,13 @@ class Ingestor:
         self.on_progress = on_progress
         self.batch_chunks = batch_chunks
         self.embedding_batch_size = embedding_batch_size
-        with db.pool.connection() as conn:
+        with db.connection() as conn:
             self.collection: Collection = ensure_collection(conn, collection, text_search_config)
             ensure_vector_index(conn, embedder.name, embedder.dimension)
         self._started = time.perf_counter()
         self.documents_done = 0
         self.chunks_done = 0
         self.embedded = 0
-
-    # -- public API -------------------------------------------------------------------------------
 
     def ingest_paths(self, paths: Iterable[Path]) -> Iterator[IngestResult]:
         """Ingest files and folders (recursively); yield one result per document or failed file."""
@@ -124,6 +126,7 @@ class Ingestor:
         self, sources: Iterable[tuple[str, Callable[[], Iterable[LoadedDocument]]]]
     ) -> Iterator[IngestResult]:
         """Ingest ``(name, loader)`` pairs; a loader error becomes one ``failed`` result for that name."""
+        chunks_before = self.chunks_done
         pending: list[LoadedDocument] = []
         pending_keys: set[str] = set()
         pending_chunks_estimate = 0
@@ -148,8 +151,8 @@ class Ingestor:
                     keys = _dedup_keys(document)
                     # A second version of a document in the same batch must see the first one stored.
                     if keys & pending_keys or pending_chunks_estimate >= self.batch_chunks:
-                        in_flight, in_flight_keys, results = _flush_batch(
-                            self, writer, pending, in_flight, in_flight_keys
+                        in_flight, in_flight_keys, results = self._flush(
+                            writer, pending, in_flight, in_flight_keys
                         )
                         yield from results
                         pending, pending_keys, pending_chunks_estimate = [], set(), 0
@@ -159,16 +162,15 @@ class Ingestor:
                         self.chunk_size * 3
                     )
             if pending:
-                in_flight, in_flight_keys, results = _flush_batch(
-                    self, writer, pending, in_flight, in_flight_keys
-                )
+                in_flight, in_flight_keys, results = self._flush(writer, pending, in_flight, in_flight_keys)
                 yield from results
             if in_flight is not None:
                 yield from in_flight.result()
+        if self.chunks_done - chunks_before >= ANALYZE_AFTER_CHUNKS:
+            with self.db.connection() as conn:
+                analyze(conn)
 
-    # -- stages -----------------------------------------------------------------------------------
-
-    def _report(self, stage: str, source_name: str) -> None:
+    def _report(self, stage: Stage, source_name: str) -> None:
         if self.on_progress is not None:
             self.on_progress(
                 IngestProgress(
@@ -185,7 +187,7 @@ class Ingestor:
         self, documents: Sequence[LoadedDocument]
     ) -> tuple[list[IngestResult], list[PreparedDocument]]:
         """Classify, chunk and embed a batch. Returns finished results and documents to write."""
-        with self.db.pool.connection() as conn:
+        with self.db.connection() as conn:
             by_sha, by_name = find_existing(conn, self.collection.id, documents)
         done: list[IngestResult] = []
         drafts = []
@@ -211,7 +213,7 @@ class Ingestor:
             return done, []
         self._report("embed", drafts[0][0].source_name)
         all_shas = [chunk.sha256 for _, chunks, _ in drafts for chunk in chunks]
-        with self.db.pool.connection() as conn:
+        with self.db.connection() as conn:
             vectors = reusable_embeddings(conn, all_shas, self.embedder.name)
         missing: dict[str, str] = {}
         for _, chunks, _ in drafts:
@@ -234,17 +236,16 @@ class Ingestor:
         return done, prepared
 
     def _write(self, prepared: Sequence[PreparedDocument]) -> list[IngestResult]:
-        """Write a batch in one transaction; on failure retry each document alone."""
-        self._report("store", prepared[0].document.source_name)
+        """Write a batch in one transaction; on failure retry each document alone (writer thread)."""
         try:
-            with self.db.pool.connection() as conn:
+            with self.db.connection() as conn:
                 ids = write_documents(conn, self.collection, prepared, self.embedder.name)
             results = [self._stored(item, doc_id) for item, doc_id in zip(prepared, ids, strict=True)]
         except Exception:
             results = []
             for item in prepared:
                 try:
-                    with self.db.pool.connection() as conn:
+                    with self.db.connection() as conn:
                         (doc_id,) = write_documents(conn, self.collection, [item], self.embedder.name)
                     results.append(self._stored(item, doc_id))
                 except Exception as exc:
@@ -266,40 +267,40 @@ class Ingestor:
             embedded=item.embedded,
         )
 
+    def _flush(
+        self,
+        writer: ThreadPoolExecutor,
+        pending: list[LoadedDocument],
+        in_flight: Future[list[IngestResult]] | None,
+        in_flight_keys: set[str],
+    ) -> tuple[Future[list[IngestResult]] | None, set[str], list[IngestResult]]:
+        """Prepare ``pending`` and hand its write to the writer thread.
+
+        The previous batch's write runs while this batch is chunked and embedded; it is awaited first only
+        when this batch names a document (source name or bytes) that is still being written, so dedup
+        decisions always see committed data.
+
+        Returns:
+            ``(new in-flight future, its keys, results finished now)``.
+        """
+        results: list[IngestResult] = []
+        keys = set().union(*(_dedup_keys(d) for d in pending))
+        if in_flight is not None and keys & in_flight_keys:
+            results.extend(in_flight.result())
+            in_flight, in_flight_keys = None, set()
+        done, prepared = self._prepare(pending)
+        self.documents_done += len(done)
+        results.extend(done)
+        if in_flight is not None:
+            results.extend(in_flight.result())
+            in_flight, in_flight_keys = None, set()
+        if prepared:
+            self._report("store", prepared[0].document.source_name)
+            in_flight = writer.submit(self._write, prepared)
+            in_flight_keys = keys
+        return in_flight, in_flight_keys, results
+
 
 def _dedup_keys(document: LoadedDocument) -> set[str]:
     """Keys under which two documents collide: the same source name or the same bytes."""
     return {"name:" + document.source_name, "sha:" + document.content_sha256}
-
-
-def _flush_batch(
-    ingestor: Ingestor,
-    writer: ThreadPoolExecutor,
-    pending: list[LoadedDocument],
-    in_flight: Future[list[IngestResult]] | None,
-    in_flight_keys: set[str],
-) -> tuple[Future[list[IngestResult]] | None, set[str], list[IngestResult]]:
-    """Prepare ``pending`` and hand its write to the writer thread.
-
-    The previous batch's write runs while this batch is chunked and embedded; it is awaited first only
-    when this batch names a document (source name or bytes) that is still being written, so dedup
-    decisions always see committed data.
-
-    Returns:
-        ``(new in-flight future, its keys, results finished now)``.
-    """
-    results: list[IngestResult] = []
-    keys = set().union(*(_dedup_keys(d) for d in pending))
-    if in_flight is not None and keys & in_flight_keys:
-        results.extend(in_flight.result())
-        in_flight, in_flight_keys = None, set()
-    done, prepared = ingestor._prepare(pending)
-    ingestor.documents_done += len(done)
-    results.extend(done)
-    if in_flight is not None:
-        results.extend(in_flight.result())
-        in_flight, in_flight_keys = None, set()
-    if prepared:
-        in_flight = writer.submit(ingestor._write, prepared)
-        in_flight_keys = keys
-    return in_flight, in_flight_keys, results

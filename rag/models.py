@@ -155,6 +155,13 @@ class Candidate:
     final_rank: int | None = None
     kept: bool = False
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Candidate:
+        """Rebuild from ``dataclasses.asdict`` output (JSON lists become tuples; unknown keys ignored)."""
+        known = {f: data[f] for f in cls.__dataclass_fields__ if f in data}
+        known["heading_path"] = tuple(known.get("heading_path") or ())
+        return cls(**known)
+
     @property
     def similarity(self) -> float | None:
         """Cosine similarity ``1 - cosine_distance`` in [-1, 1], or ``None`` if not vector-ranked."""

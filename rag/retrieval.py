@@ -9,14 +9,18 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, replace
+from typing import Any
 
+import psycopg
+
+from rag.db.collections import Collection
+from rag.db.embeddings import check_embedding_model
+from rag.db.search import Filters, bm25_search, passages, vector_search
 from rag.embedding import Embedder
-from rag.errors import ConfigError, EmbeddingModelMismatch
+from rag.errors import ConfigError
 from rag.fusion import reciprocal_rank_fusion
 from rag.models import Candidate, SearchMode
 from rag.rerank import Reranker, RerankerStatus
-from rag.search import Filters, bm25_search, candidate_details, vector_search
-from rag.store import Collection
 
 MODES: tuple[SearchMode, ...] = ("lexical", "vector", "hybrid", "rerank")
 
@@ -46,6 +50,18 @@ class SearchParams:
     k1: float = 0.9
     b: float = 0.4
     filters: Filters = field(default_factory=Filters)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-serialisable form; :meth:`from_dict` reads it back."""
+        data = asdict(self)
+        data["filters"] = self.filters.to_dict()
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> SearchParams:
+        """Rebuild from :meth:`to_dict` output (unknown keys are ignored, missing ones get defaults)."""
+        known = {f: data[f] for f in cls.__dataclass_fields__ if f in data and f != "filters"}
+        return cls(**known, filters=Filters.from_dict(data.get("filters") or {}))
 
     def validate(self) -> None:
         """Raises ConfigError for an unknown mode or inconsistent sizes."""
@@ -88,37 +104,35 @@ class RetrievalTrace:
         """True when the cross-encoder actually ran."""
         return self.params.mode == "rerank"
 
-    def to_dict(self) -> dict:
-        """JSON-serialisable form (used for ``--json`` output and stored traces)."""
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-serialisable form (``--json`` output, stored answers); :meth:`from_dict` reads it back."""
         data = asdict(self)
-        data["params"]["filters"] = {
-            "document_ids": list(self.params.filters.document_ids or []) or None,
-            "media_types": list(self.params.filters.media_types or []) or None,
-        }
+        data["params"] = self.params.to_dict()
+        data["candidates"] = [asdict(c) for c in self.candidates]
         return data
 
-
-def check_embedding_model(conn, collection: Collection, model: str) -> None:
-    """Raise if the collection holds vectors from another model than ``model``.
-
-    Raises:
-        EmbeddingModelMismatch: names the stored model(s) and the two ways out.
-    """
-    rows = conn.execute(
-        "SELECT embedding_model, count(*) FROM chunks WHERE collection_id = %(id)s "
-        "AND embedding_model IS DISTINCT FROM %(model)s GROUP BY embedding_model",
-        {"id": collection.id, "model": model},
-    ).fetchall()
-    if rows:
-        stored = ", ".join(f"{name or 'none'} ({count} chunks)" for name, count in rows)
-        raise EmbeddingModelMismatch(
-            f"collection {collection.name!r} has vectors from {stored}, but the configured embedding model is "
-            f"{model!r}: run `rag reembed --collection {collection.name}` or set RAG_EMBEDDING_MODEL to the stored model"
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RetrievalTrace:
+        """Rebuild a trace from :meth:`to_dict` output (e.g. read back from a stored answer)."""
+        params = SearchParams.from_dict(data.get("params") or {})
+        reranker = data.get("reranker") or {}
+        return cls(
+            query=data.get("query", ""),
+            params=params,
+            requested_mode=data.get("requested_mode", params.mode),
+            candidates=tuple(Candidate.from_dict(c) for c in data.get("candidates") or ()),
+            timings_ms={str(k): float(v) for k, v in (data.get("timings_ms") or {}).items()},
+            embedding_model=data.get("embedding_model", ""),
+            reranker=RerankerStatus(
+                name=reranker.get("name", ""),
+                available=bool(reranker.get("available", False)),
+                reason=reranker.get("reason"),
+            ),
         )
 
 
 def retrieve(
-    conn,
+    conn: psycopg.Connection,
     collection: Collection,
     query: str,
     params: SearchParams,
@@ -193,14 +207,14 @@ def retrieve(
 
     started = time.perf_counter()
     all_ids = list(dict.fromkeys([cid for cid, _ in ordered] + list(lexical_rank) + list(vector_rank)))
-    details = candidate_details(conn, all_ids, embedder.name, query_embedding)
+    details = passages(conn, all_ids, embedder.name, query_embedding)
     timings["details"] = _ms(started)
 
     rerank_scores: dict[int, float] = {}
     if params.mode == "rerank" and reranker is not None:
         started = time.perf_counter()
         pool_ids = [cid for cid, _ in ordered[: params.candidates]]
-        scores = reranker.score(query, [details[cid][5] for cid in pool_ids])
+        scores = reranker.score(query, [details[cid].text for cid in pool_ids])
         rerank_scores = {cid: float(s) for cid, s in zip(pool_ids, scores, strict=True)}
         # The reranked pool first, then the rest of the fused list in fused order (for deep runs).
         ordered = (
@@ -215,36 +229,25 @@ def retrieve(
     order = [cid for cid, _ in ordered] + [cid for cid in all_ids if cid not in {c for c, _ in ordered}]
     candidates = []
     for cid in order:
-        if cid not in details:
+        row = details.get(cid)
+        if row is None:
             continue
-        (
-            document_id,
-            title,
-            source_name,
-            external_id,
-            media_type,
-            text,
-            page_start,
-            page_end,
-            heading_path,
-            distance,
-        ) = details[cid]
         candidates.append(
             Candidate(
                 chunk_id=cid,
-                document_id=document_id,
-                title=title,
-                source_name=source_name,
-                external_id=external_id,
-                media_type=media_type,
-                text=text,
-                page_start=page_start,
-                page_end=page_end,
-                heading_path=tuple(heading_path or ()),
+                document_id=row.document_id,
+                title=row.title,
+                source_name=row.source_name,
+                external_id=row.external_id,
+                media_type=row.media_type,
+                text=row.text,
+                page_start=row.page_start,
+                page_end=row.page_end,
+                heading_path=row.heading_path,
                 lexical_rank=lexical_rank.get(cid),
                 bm25_score=lexical_score.get(cid),
                 vector_rank=vector_rank.get(cid),
-                cosine_distance=vector_distance.get(cid, float(distance) if distance is not None else None),
+                cosine_distance=vector_distance.get(cid, row.cosine_distance),
                 rrf_score=rrf.get(cid),
                 rerank_score=rerank_scores.get(cid),
                 final_rank=final_rank.get(cid),

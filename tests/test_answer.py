@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from helpers import make_pdf
@@ -85,7 +87,7 @@ def test_model_declining_counts_as_abstention(engine, handbook):
 
 
 def test_conversation_is_stored_and_follow_up_rewritten(engine, handbook):
-    conversation = chat.create_conversation(engine, "Handbook questions")
+    conversation = engine.create_conversation("Handbook questions")
     first = chat.ask(
         engine,
         "How many vacation days do we get?",
@@ -106,12 +108,14 @@ def test_conversation_is_stored_and_follow_up_rewritten(engine, handbook):
     answer = follow.answer
     assert answer.standalone_question == "How long do employees have to submit taxi receipts?"
     assert answer.citations[0].page_start == 3
-    stored = chat.messages(engine, conversation.id)
+    stored = engine.messages(conversation.id)
     assert [m.role for m in stored] == ["user", "assistant", "user", "assistant"]
-    assert stored[-1].citations[0]["page_start"] == 3
-    trace = chat.get_message(engine, answer.message_id).trace
-    assert trace["trace"]["candidates"] and trace["messages"]
-    chat.rename_conversation(engine, conversation.id, "Renamed")
-    assert any(c.title == "Renamed" for c in chat.list_conversations(engine))
-    chat.delete_conversation(engine, conversation.id)
-    assert all(c.id != conversation.id for c in chat.list_conversations(engine))
+    assert stored[0].answer is None and stored[-1].answer.citations[0].page_start == 3
+    # The stored answer reads back as the same typed Answer (ids are set after storing).
+    reloaded = engine.message(answer.message_id).answer
+    assert reloaded == replace(answer, message_id=None, conversation_id=None)
+    assert reloaded.trace.candidates and reloaded.messages
+    engine.rename_conversation(conversation.id, "Renamed")
+    assert any(c.title == "Renamed" for c in engine.conversations())
+    engine.delete_conversation(conversation.id)
+    assert all(c.id != conversation.id for c in engine.conversations())

@@ -16,10 +16,7 @@ from pathlib import Path
 import pytest
 
 from db_fixtures import database, engine, settings  # noqa: F401 - pytest fixtures
-from rag.chat import ask, create_conversation, list_conversations, messages
-from rag.errors import DatabaseError, LLMError, NotFound
-from rag.loaders import LoadOptions
-from rag.prompting import ABSTAIN_TEXT
+from rag import ABSTAIN_TEXT, Candidate, DatabaseError, LLMError, LoadOptions, NotFound
 
 ROOT = Path(__file__).resolve().parents[1]
 APP = str(ROOT / "app.py")
@@ -207,19 +204,27 @@ def test_upload_page_previews_and_ingests_files_and_reports_failures(app_engine)
     }
 
 
-def test_ingest_helper_reports_progress_per_file_and_survives_failures(ui, engine):  # noqa: F811
-    from ui.ingest import ingest_files, results_frame
+def test_ingest_files_reports_progress_per_file_from_the_calling_thread(ui, engine):  # noqa: F811
+    import threading
+
+    from ui.ingest import results_frame
 
     events = []
-    outcomes = ingest_files(
-        engine,
+    threads = set()
+
+    def record(event):
+        events.append(event)
+        threads.add(threading.current_thread())
+
+    outcomes = engine.ingest_files(
         [("bad.xyz", b"data"), ("policy.md", POLICY), ("policy-copy.md", POLICY)],
         engine.settings.collection,
         chunk_size=64,
         chunk_overlap=8,
         load_options=LoadOptions(),
-        on_progress=events.append,
+        on_progress=record,
     )
+    assert threads == {threading.current_thread()}  # a UI can draw every event directly
     assert [o.summary for o in outcomes] == ["failed: 1", "new: 1", "unchanged: 1"]
     assert outcomes[0].failed and "not supported" in outcomes[0].results[0].error
     stages = [(e.file, e.stage) for e in events if e.file == "policy.md"]
@@ -246,11 +251,11 @@ def test_chat_turn_streams_an_answer_with_citation_chips_and_stores_it(seeded):
     assert labels == ["[1] Warranty", "[2] Warranty"]
     assert assistant.button(key=f"inspect-{_last_answer_id(seeded)}")
 
-    (conversation,) = [c for c in list_conversations(seeded) if c.collection == seeded.settings.collection]
+    (conversation,) = [c for c in seeded.conversations() if c.collection == seeded.settings.collection]
     assert conversation.title == "How long is the warranty?"
-    stored = messages(seeded, conversation.id)
+    stored = seeded.messages(conversation.id)
     assert [m.role for m in stored] == ["user", "assistant"]
-    assert [c["number"] for c in stored[1].citations] == [1, 2]
+    assert [c.number for c in stored[1].answer.citations] == [1, 2]
     assert at.sidebar.button(key=f"conversation-{conversation.id}").proto.type == "primary"
 
     at.run()  # a rerun redraws the conversation from PostgreSQL
@@ -286,7 +291,7 @@ def test_llm_failure_is_a_message_with_the_fix(ui, seeded, monkeypatch):
 
 
 def test_conversation_rename_and_delete(seeded):
-    conversation = create_conversation(seeded, "First", seeded.settings.collection)
+    conversation = seeded.create_conversation("First", seeded.settings.collection)
     at = page()
     at.sidebar.button(key=f"conversation-{conversation.id}").click().run()
     at.text_input(key=f"rename-{conversation.id}").input("Warranty questions")
@@ -295,7 +300,7 @@ def test_conversation_rename_and_delete(seeded):
     assert at.sidebar.button(key=f"conversation-{conversation.id}").label == "Warranty questions"
     at.button(key=f"delete-{conversation.id}").click().run()
     assert not at.exception, at.exception
-    assert all(c.id != conversation.id for c in list_conversations(seeded))
+    assert all(c.id != conversation.id for c in seeded.conversations())
 
 
 def test_highlight_marks_the_quoted_span_and_escapes_html(ui):
@@ -378,8 +383,8 @@ def test_inspector_compares_two_parameter_sets(seeded):
 
 
 def test_inspector_opens_a_stored_answer(seeded):
-    conversation = create_conversation(seeded, "t", seeded.settings.collection)
-    stream = ask(seeded, "How long is the warranty?", conversation_id=conversation.id, mock_response=MOCK)
+    conversation = seeded.create_conversation("t", seeded.settings.collection)
+    stream = seeded.ask("How long is the warranty?", conversation_id=conversation.id, mock_response=MOCK)
     list(stream)
     at = page("pages/inspector.py", message=str(stream.answer.message_id))
     assert at.subheader[0].value == f"Stored answer #{stream.answer.message_id}"
@@ -414,14 +419,21 @@ def test_candidate_table_movement_and_top_k_diff(ui):
     from ui.tables import candidates_frame, compare_top_k, fused_ranks
 
     def cand(cid, rrf, final, kept):
-        return {
-            "chunk_id": cid,
-            "rrf_score": rrf,
-            "final_rank": final,
-            "kept": kept,
-            "text": "t",
-            "title": "d",
-        }
+        return Candidate(
+            chunk_id=cid,
+            document_id=1,
+            title="d",
+            source_name="d.md",
+            external_id=None,
+            media_type="text/markdown",
+            text="t",
+            page_start=None,
+            page_end=None,
+            heading_path=(),
+            rrf_score=rrf,
+            final_rank=final,
+            kept=kept,
+        )
 
     reranked = [cand(3, 0.01, 1, True), cand(1, 0.03, 2, True), cand(2, 0.02, None, False)]
     assert fused_ranks(reranked) == {1: 1, 2: 2, 3: 3}
@@ -429,10 +441,10 @@ def test_candidate_table_movement_and_top_k_diff(ui):
     assert list(frame["moved"]) == ["▲ 2", "▼ 1", ""]
     assert list(frame["kept"]) == ["kept", "kept", "cut"]
     diff = compare_top_k(reranked, [cand(2, 0.02, 1, True), cand(3, 0.01, 2, True)])
-    assert [c["chunk_id"] for c in diff.entered] == [2] and [c["chunk_id"] for c in diff.left] == [1]
+    assert [c.chunk_id for c in diff.entered] == [2] and [c.chunk_id for c in diff.left] == [1]
     assert diff.stayed == 1
 
 
 def _last_answer_id(eng) -> int:
-    conversations = [c for c in list_conversations(eng) if c.collection == eng.settings.collection]
-    return messages(eng, conversations[0].id)[-1].id
+    conversations = [c for c in eng.conversations() if c.collection == eng.settings.collection]
+    return eng.messages(conversations[0].id)[-1].id

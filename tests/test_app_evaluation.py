@@ -73,7 +73,7 @@ def cell_colours(dataframe) -> dict[tuple[int, int], str]:
 @pytest.fixture
 def no_runs(app_engine):  # noqa: F811
     """``app_engine`` with the session database's ``eval_runs`` table emptied."""
-    with app_engine.db.pool.connection() as conn:
+    with app_engine.db.connection() as conn:
         conn.execute("DELETE FROM eval_runs")
     return app_engine
 

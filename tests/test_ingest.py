@@ -8,10 +8,10 @@ import pytest
 from psycopg import sql
 
 from helpers import make_blank_pdf, make_encrypted_pdf, make_pdf
+from rag.db.documents import PreparedDocument, write_documents
+from rag.db.migrations import MIGRATIONS, applied_migrations, migrate
 from rag.errors import NotFound
-from rag.migrations import MIGRATIONS, applied_migrations, migrate
 from rag.models import ChunkDraft, LoadedDocument, Section
-from rag.store import PreparedDocument, write_documents
 
 PARAGRAPHS = [
     f"Paragraph {i} talks about topic number {i} with some distinct words like word{i}x." for i in range(40)
@@ -20,7 +20,7 @@ PARAGRAPHS = [
 
 def _counts(engine) -> tuple[int, int, int]:
     """(documents, chunks, lexeme_stats rows) in the engine's collection (0s when it does not exist)."""
-    with engine.db.pool.connection() as conn:
+    with engine.db.connection() as conn:
         return conn.execute(
             "SELECT (SELECT count(*) FROM documents d JOIN collections c ON c.id = d.collection_id WHERE c.name = %(n)s),"
             " (SELECT count(*) FROM chunks ch JOIN collections c ON c.id = ch.collection_id WHERE c.name = %(n)s),"
@@ -31,7 +31,7 @@ def _counts(engine) -> tuple[int, int, int]:
 
 def _bm25_stats_consistent(engine) -> None:
     """The incrementally maintained BM25 statistics equal a recomputation from the chunks."""
-    with engine.db.pool.connection() as conn:
+    with engine.db.connection() as conn:
         cid = engine.collection().id
         stored = dict(
             conn.execute(
@@ -75,7 +75,7 @@ def test_new_unchanged_replaced_and_delete_cascade(engine):
     docs = engine.documents()
     assert [d.id for d in docs] == [replaced.document_id]
     _bm25_stats_consistent(engine)
-    with engine.db.pool.connection() as conn:
+    with engine.db.connection() as conn:
         assert (
             conn.execute(
                 "SELECT count(*) FROM lexeme_stats WHERE lexeme = 'word39x' AND doc_freq > 0 AND collection_id = %(c)s",
@@ -178,8 +178,8 @@ def test_failed_write_leaves_nothing_behind(engine, embedder):
     # A 3-dimensional vector under the 384-d model's partial HNSW index fails inside the transaction,
     # after the document row was inserted.
     bad = PreparedDocument(doc, [chunk], np.ones((1, 3), dtype=np.float32))
-    with engine.db.pool.connection() as conn:
-        from rag.store import ensure_vector_index
+    with engine.db.connection() as conn:
+        from rag.db.collections import ensure_vector_index
 
         ensure_vector_index(conn, embedder.name, embedder.dimension)
         with pytest.raises(psycopg.Error):
@@ -188,7 +188,7 @@ def test_failed_write_leaves_nothing_behind(engine, embedder):
 
 
 def test_migrations_on_empty_and_existing_database(database):
-    with database.pool.connection() as admin:
+    with database.connection() as admin:
         admin.autocommit = True
         for name in ("mig_empty", "mig_existing"):
             admin.execute(sql.SQL("DROP DATABASE IF EXISTS {}").format(sql.Identifier(name)))

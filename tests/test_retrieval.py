@@ -8,10 +8,10 @@ from dataclasses import replace
 
 import pytest
 
+from rag import Filters
 from rag.errors import ConfigError, EmbeddingModelMismatch
 from rag.fusion import reciprocal_rank_fusion
 from rag.retrieval import SearchParams
-from rag.search import Filters
 
 
 def _ingest_jsonl(engine, tmp_path, rows):

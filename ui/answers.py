@@ -1,19 +1,18 @@
 """Drawing a chat answer: the streamed text, citation chips, abstentions and uncited answers.
 
-An answer is drawn from its dictionary form (``rag.answer.Answer.to_dict()``), which is also what
-``rag.chat`` stores as a message's trace, so a fresh answer and one reloaded from PostgreSQL look the
-same.
+An answer is drawn from its typed form (:class:`rag.Answer`); a stored message carries the same typed
+answer (``StoredMessage.answer``), so a fresh answer and one reloaded from PostgreSQL look the same.
 """
 
 from __future__ import annotations
 
 import html
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 
 import streamlit as st
 
-from rag.answer import Answer, AnswerStream
+from rag import Answer, AnswerStream, Citation
 from ui.state import PAGE_INSPECTOR
 
 _QUOTE_RE = re.compile(r"\"([^\"\n]{8,400})\"|“([^”\n]{8,400})”")
@@ -58,13 +57,13 @@ def highlight_html(passage: str, quotes: Sequence[str]) -> str:
     return "".join(out).replace("\n", "<br>")
 
 
-def chip_label(citation: Mapping) -> str:
+def chip_label(citation: Citation) -> str:
     """``[2] Title · p. 3`` (title cut to 40 characters) for a citation chip."""
-    title = str(citation.get("title") or citation.get("source_name") or "untitled")
+    title = citation.title or citation.source_name or "untitled"
     if len(title) > 40:
         title = title[:39] + "…"
-    pages = citation.get("pages_label") or ""
-    return f"[{citation['number']}] {title}" + (f" · {pages}" if pages else "")
+    pages = citation.pages_label
+    return f"[{citation.number}] {title}" + (f" · {pages}" if pages else "")
 
 
 def markdown_text(text: str) -> str:
@@ -72,23 +71,19 @@ def markdown_text(text: str) -> str:
     return text.replace("$", "\\$")
 
 
-def render_passage(citation: Mapping, quotes: Sequence[str] = ()) -> None:
+def render_passage(citation: Citation, quotes: Sequence[str] = ()) -> None:
     """Title, page, heading path and the passage text (quoted spans highlighted)."""
-    st.markdown(f"**{citation.get('title') or citation.get('source_name')}**")
-    where = [
-        citation.get("pages_label") or "",
-        " › ".join(citation.get("heading_path") or ()),
-        citation.get("source_name") or "",
-    ]
+    st.markdown(f"**{markdown_text(citation.title or citation.source_name)}**")
+    where = [citation.pages_label, " › ".join(citation.heading_path), citation.source_name]
     st.caption(" · ".join(part for part in where if part))
     st.html(
         "<div style='max-height:22rem;overflow-y:auto;font-size:0.9rem;line-height:1.45;"
         "border-left:3px solid #c9a227;padding-left:0.75rem'>"
-        f"{highlight_html(str(citation.get('text') or ''), quotes)}</div>"
+        f"{highlight_html(citation.text, quotes)}</div>"
     )
 
 
-def render_citations(citations: Sequence[Mapping], answer_text: str) -> None:
+def render_citations(citations: Sequence[Citation], answer_text: str) -> None:
     """One clickable chip per cited passage; clicking opens the passage in a popover."""
     quotes = quoted_spans(answer_text)
     with st.container(horizontal=True, gap="small"):
@@ -97,7 +92,7 @@ def render_citations(citations: Sequence[Mapping], answer_text: str) -> None:
                 render_passage(citation, quotes)
 
 
-def render_sources(label: str, sources: Sequence[Mapping]) -> None:
+def render_sources(label: str, sources: Sequence[Citation]) -> None:
     """An expander listing passages (abstentions and uncited answers show what was found)."""
     if not sources:
         st.caption("No passage was retrieved.")
@@ -107,48 +102,46 @@ def render_sources(label: str, sources: Sequence[Mapping]) -> None:
             render_passage(source)
 
 
-def render_answer(data: Mapping, message_id: int | None) -> None:
-    """Draw a finished answer from its dict form (``Answer.to_dict()`` or a stored trace).
+def render_answer(answer: Answer, message_id: int | None) -> None:
+    """Draw a finished answer (fresh, or read back from a stored message).
 
     Args:
-        data: The answer's dict: ``text``, ``citations``, ``sources``, ``abstained``,
-            ``abstained_before_llm``, ``uncited``, ``dangling_markers``, ``evidence``, ``threshold``,
-            ``model``, ``prompt_tokens``, ``completion_tokens``, ``cost_usd``, ``timings_ms``.
+        answer: The answer.
         message_id: The stored message id (enables the Inspect button), or ``None``.
     """
-    text = str(data.get("text") or "")
-    if data.get("abstained"):
+    text = answer.text
+    if answer.abstained:
         st.warning(markdown_text(text), icon=":material/search_off:")
-        if data.get("abstained_before_llm") and data.get("evidence") is not None:
+        if answer.abstained_before_llm and answer.evidence is not None:
             st.caption(
-                f"Best passage similarity {data['evidence']:.2f} is below the threshold "
-                f"{data.get('threshold', 0):.2f}, so the model was not asked."
+                f"Best passage similarity {answer.evidence:.2f} is below the threshold "
+                f"{answer.threshold:.2f}, so the model was not asked."
             )
-        render_sources("Closest passages", data.get("sources") or [])
+        render_sources("Closest passages", answer.sources)
     else:
         st.markdown(markdown_text(text))
-        if data.get("citations"):
-            render_citations(data["citations"], text)
-        if data.get("uncited"):
+        if answer.citations:
+            render_citations(answer.citations, text)
+        if answer.uncited:
             st.warning(
                 "This answer cites none of your documents: check it against the passages below.",
                 icon=":material/report:",
             )
-            render_sources("Passages given to the model", data.get("sources") or [])
-        if data.get("dangling_markers"):
-            st.caption(f"{data['dangling_markers']} citation marker(s) named no passage and were removed.")
-    _footer(data, message_id)
+            render_sources("Passages given to the model", answer.sources)
+        if answer.dangling_markers:
+            st.caption(f"{answer.dangling_markers} citation marker(s) named no passage and were removed.")
+    _footer(answer, message_id)
 
 
-def _footer(data: Mapping, message_id: int | None) -> None:
-    timings = data.get("timings_ms") or {}
-    parts = [f"`{data.get('model', '')}`"]
-    if timings.get("total") is not None:
-        parts.append(f"{timings['total'] / 1000:.1f} s")
-    if data.get("prompt_tokens") or data.get("completion_tokens"):
-        parts.append(f"{data.get('prompt_tokens', 0)} + {data.get('completion_tokens', 0)} tokens")
-    if data.get("cost_usd") is not None:
-        parts.append(f"\\${data['cost_usd']:.4f}")
+def _footer(answer: Answer, message_id: int | None) -> None:
+    total_ms = answer.timings_ms.get("total")
+    parts = [f"`{answer.model}`"]
+    if total_ms is not None:
+        parts.append(f"{total_ms / 1000:.1f} s")
+    if answer.prompt_tokens or answer.completion_tokens:
+        parts.append(f"{answer.prompt_tokens} + {answer.completion_tokens} tokens")
+    if answer.cost_usd is not None:
+        parts.append(f"\\${answer.cost_usd:.4f}")
     with st.container(horizontal=True, vertical_alignment="center"):
         st.caption(" · ".join(parts))
         if message_id is not None and st.button(
@@ -176,5 +169,5 @@ def stream_answer(stream: AnswerStream) -> Answer | None:
     answer = stream.answer
     if answer is not None:
         with placeholder.container():
-            render_answer(answer.to_dict(), answer.message_id)
+            render_answer(answer, answer.message_id)
     return answer

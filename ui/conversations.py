@@ -1,6 +1,6 @@
 """The Chat page's conversation list (sidebar): new chat, switch, rename, delete.
 
-Conversations are stored in PostgreSQL by :mod:`rag.chat`; the session only remembers which one is
+Conversations are stored in PostgreSQL through the :class:`rag.Engine`; the session only remembers which one is
 open (``st.session_state["conversation_id"]``).
 """
 
@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from rag.chat import Conversation, delete_conversation, list_conversations, rename_conversation
-from rag.engine import Engine
+from rag import Conversation, Engine
 from ui.errors import flash
 
 CONVERSATION_KEY = "conversation_id"
@@ -29,7 +28,7 @@ def forget_if_elsewhere(engine: Engine, collection: str) -> None:
     """Start a new chat when the open conversation was deleted or belongs to another collection."""
     open_id = current()
     if open_id is not None and all(
-        c.id != open_id for c in list_conversations(engine) if c.collection == collection
+        c.id != open_id for c in engine.conversations() if c.collection == collection
     ):
         open_conversation(None)
 
@@ -42,14 +41,14 @@ def title_for(question: str, limit: int = 60) -> str:
 
 def _rename(engine: Engine, conversation_id: int) -> None:
     try:
-        rename_conversation(engine, conversation_id, st.session_state.get(f"rename-{conversation_id}", ""))
+        engine.rename_conversation(conversation_id, st.session_state.get(f"rename-{conversation_id}", ""))
     except Exception as exc:  # noqa: BLE001 - shown on the page by show_flashed()
         flash(exc)
 
 
 def _delete(engine: Engine, conversation_id: int) -> None:
     try:
-        delete_conversation(engine, conversation_id)
+        engine.delete_conversation(conversation_id)
     except Exception as exc:  # noqa: BLE001 - shown on the page by show_flashed()
         flash(exc)
     open_conversation(None)
@@ -61,7 +60,7 @@ def render(engine: Engine, collection: str) -> list[Conversation]:
     Returns:
         The conversations listed (most recently active first).
     """
-    conversations = [c for c in list_conversations(engine) if c.collection == collection]
+    conversations = [c for c in engine.conversations() if c.collection == collection]
     open_id = current()
     with st.sidebar:
         st.markdown("**Conversations**")

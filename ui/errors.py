@@ -1,6 +1,6 @@
 """Errors shown as messages that say what to do, never as tracebacks (STYLE.md practice 9).
 
-``rag`` raises the types of :mod:`rag.errors` with a message naming the fix; here each type gets a
+``rag`` raises its error types (``rag.RagError`` and subclasses) with a message naming the fix; here each type gets a
 short title and, where the page can help, a pointer to the page that fixes it.
 """
 
@@ -12,7 +12,7 @@ from contextlib import contextmanager
 
 import streamlit as st
 
-from rag.errors import (
+from rag import (
     ConfigError,
     DatabaseError,
     EmbeddingModelMismatch,

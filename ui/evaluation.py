@@ -1,10 +1,10 @@
 """pandas frames and small decisions of the Evaluation page (no streamlit here, so they are unit-tested).
 
 The page shows the runs that ``rag eval retrieval`` and ``rag eval answers`` store in PostgreSQL
-(:mod:`rag.evaluation.runs`): a runs table, retrieval metrics per mode, per-stage latency, the
+(through :class:`rag.Engine`): a runs table, retrieval metrics per mode, per-stage latency, the
 comparison of two runs (metric deltas, per-query wins and losses, configuration differences) and
-per-query values. Every function here takes :class:`~rag.evaluation.runs.StoredRun` values (or a
-:class:`~rag.evaluation.runs.RunComparison`) and returns plain values or ``pandas.DataFrame``.
+per-query values. Every function here takes :class:`rag.StoredRun` values (or a
+:class:`rag.RunComparison`) and returns plain values or ``pandas.DataFrame``.
 """
 
 from __future__ import annotations
@@ -18,8 +18,7 @@ from typing import Any
 import pandas as pd
 from pandas.io.formats.style import Styler
 
-from rag.evaluation.runs import RunComparison, StoredRun
-from rag.retrieval import MODES
+from rag import MODES, RunComparison, StoredRun
 from ui.tables import STAGE_ORDER
 
 RETRIEVAL_METRICS: dict[str, str] = {

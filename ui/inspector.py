@@ -7,10 +7,8 @@ from collections.abc import Mapping, Sequence
 import altair as alt
 import streamlit as st
 
-from rag.answer import build_answer_messages
-from rag.retrieval import MODES, SearchParams
-from rag.search import Filters
-from ui.tables import candidate_from_dict, candidates_frame, timings_frame
+from rag import MODES, Candidate, Filters, SearchParams
+from ui.tables import candidates_frame, timings_frame
 
 MODE_LABELS: dict[str, str] = {
     "lexical": "lexical (BM25 only)",
@@ -83,7 +81,7 @@ def params_inputs(defaults: SearchParams, key: str, filters: Filters) -> SearchP
     )
 
 
-def render_candidates(candidates: Sequence[Mapping], key: str) -> None:
+def render_candidates(candidates: Sequence[Candidate], key: str) -> None:
     """The candidate table: ranks and scores of every stage, movement vs the fused rank, kept/cut."""
     frame = candidates_frame(candidates)
     st.dataframe(
@@ -133,11 +131,3 @@ def render_messages(messages: Sequence[Mapping], label: str) -> None:
         for message in messages:
             st.caption(str(message.get("role", "")))
             st.code(str(message.get("content", "")), language=None, wrap_lines=True)
-
-
-def prompt_for(query: str, candidates: Sequence[Mapping]) -> list[dict]:
-    """The messages that would be sent to the LLM for ``query`` with the kept candidates."""
-    hits = [candidate_from_dict(c) for c in candidates if c.get("kept")]
-    hits.sort(key=lambda c: c.final_rank or 0)
-    messages, _ = build_answer_messages(query, hits, [])
-    return messages

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from rag.engine import Engine
+from rag import Engine
 from ui.errors import guard
 from ui.state import COLLECTION_KEY, MOCK_ENV, active_collection, apply_collection_request, mock_response
 from ui.text import plural

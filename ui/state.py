@@ -1,6 +1,6 @@
 """Process- and session-wide state of the app: the Engine, secrets, the active collection.
 
-The :class:`~rag.engine.Engine` (database pool, embedder, reranker) is built once per process behind
+The :class:`rag.Engine` (database pool, embedder, reranker) is built once per process behind
 ``st.cache_resource`` (STYLE.md practice 2) and shared by every session; per-user choices live in
 ``st.session_state``.
 """
@@ -15,9 +15,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from rag.config import Settings
-from rag.engine import Engine
-from rag.llm import warm_up
+from rag import Engine, Settings, warm_up
 
 APP_DIR = Path(__file__).resolve().parents[1]
 """The folder of ``app.py``; page paths below are relative to it."""

@@ -1,21 +1,17 @@
 """pandas frames shown by the Corpus and Inspector pages (no streamlit here, so they are unit-tested).
 
-Retrieval candidates are handled as mappings with the fields of :class:`rag.models.Candidate`:
-either ``dataclasses.asdict`` of a live trace's candidates or the JSON stored with a chat answer
-(``get_message(id).trace["trace"]["candidates"]``), so both views share one code path.
+Retrieval candidates are typed :class:`rag.Candidate` values, from a live trace or from a stored
+answer's trace (``engine.message(id).answer.trace``), so both views share one code path.
 """
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import pandas as pd
 
-from rag.engine import ChunkInfo, DocumentInfo
-from rag.models import Candidate
-from rag.retrieval import RetrievalTrace
+from rag import Candidate, ChunkInfo, DocumentInfo
 
 MEDIA_TYPE_NAMES: dict[str, str] = {
     "application/pdf": "PDF",
@@ -114,34 +110,21 @@ def chunks_frame(chunks: Sequence[ChunkInfo]) -> pd.DataFrame:
     )
 
 
-def candidate_dicts(trace: RetrievalTrace) -> list[dict]:
-    """A live trace's candidates as plain dicts (the shape stored with chat answers)."""
-    return [dataclasses.asdict(c) for c in trace.candidates]
-
-
-def candidate_from_dict(data: Mapping) -> Candidate:
-    """Rebuild a :class:`~rag.models.Candidate` from its dict form (e.g. stored trace JSON)."""
-    names = {f.name for f in dataclasses.fields(Candidate)}
-    values = {k: v for k, v in data.items() if k in names}
-    values["heading_path"] = tuple(values.get("heading_path") or ())
-    return Candidate(**values)
-
-
-def fused_ranks(candidates: Sequence[Mapping]) -> dict[int, int]:
+def fused_ranks(candidates: Sequence[Candidate]) -> dict[int, int]:
     """Rank of each chunk before reranking: by RRF score (hybrid/rerank), else the single list's rank.
 
     Returns:
         chunk id -> 1-based rank among the candidates that had one.
     """
-    with_rrf = [c for c in candidates if c.get("rrf_score") is not None]
+    with_rrf = [c for c in candidates if c.rrf_score is not None]
     if with_rrf:
-        ordered = sorted(with_rrf, key=lambda c: (-c["rrf_score"], c["chunk_id"]))
-        return {c["chunk_id"]: rank for rank, c in enumerate(ordered, start=1)}
+        ordered = sorted(with_rrf, key=lambda c: (-(c.rrf_score or 0.0), c.chunk_id))
+        return {c.chunk_id: rank for rank, c in enumerate(ordered, start=1)}
     ranks = {}
     for c in candidates:
-        rank = c.get("lexical_rank") if c.get("lexical_rank") is not None else c.get("vector_rank")
+        rank = c.lexical_rank if c.lexical_rank is not None else c.vector_rank
         if rank is not None:
-            ranks[c["chunk_id"]] = rank
+            ranks[c.chunk_id] = rank
     return ranks
 
 
@@ -157,32 +140,32 @@ def movement(fused: int | None, final: int | None) -> str:
     return "="
 
 
-def candidates_frame(candidates: Sequence[Mapping], passage_chars: int = 160) -> pd.DataFrame:
+def candidates_frame(candidates: Sequence[Candidate], passage_chars: int = 160) -> pd.DataFrame:
     """The Inspector's candidate table: every stage's view of every candidate (:data:`CANDIDATE_COLUMNS`).
 
     Args:
-        candidates: Candidate dicts in final order (kept first).
+        candidates: Candidates in final order (kept first).
         passage_chars: Passage text is cut to this many characters.
     """
     fused = fused_ranks(candidates)
     rows = []
     for c in candidates:
-        text = str(c.get("text") or "")
+        text = c.text
         rows.append(
             {
-                "final rank": c.get("final_rank"),
-                "moved": movement(fused.get(c["chunk_id"]), c.get("final_rank")),
-                "kept": "kept" if c.get("kept") else "cut",
-                "title": c.get("title"),
-                "pages": pages_label(c.get("page_start"), c.get("page_end")),
-                "lexical rank": c.get("lexical_rank"),
-                "BM25": c.get("bm25_score"),
-                "vector rank": c.get("vector_rank"),
-                "cosine distance": c.get("cosine_distance"),
-                "fused rank": fused.get(c["chunk_id"]),
-                "RRF score": c.get("rrf_score"),
-                "rerank score": c.get("rerank_score"),
-                "chunk": c["chunk_id"],
+                "final rank": c.final_rank,
+                "moved": movement(fused.get(c.chunk_id), c.final_rank),
+                "kept": "kept" if c.kept else "cut",
+                "title": c.title,
+                "pages": pages_label(c.page_start, c.page_end),
+                "lexical rank": c.lexical_rank,
+                "BM25": c.bm25_score,
+                "vector rank": c.vector_rank,
+                "cosine distance": c.cosine_distance,
+                "fused rank": fused.get(c.chunk_id),
+                "RRF score": c.rrf_score,
+                "rerank score": c.rerank_score,
+                "chunk": c.chunk_id,
                 "passage": text if len(text) <= passage_chars else text[: passage_chars - 1] + "…",
             }
         )
@@ -212,17 +195,17 @@ def timings_frame(timings_ms: Mapping[str, float]) -> pd.DataFrame:
 
 @dataclass(frozen=True)
 class TopKDiff:
-    """How the top-k of run B differs from run A (chunk dicts from B for ``entered``, A for ``left``)."""
+    """How the top-k of run B differs from run A (candidates from B for ``entered``, A for ``left``)."""
 
-    entered: tuple[Mapping, ...]
-    left: tuple[Mapping, ...]
+    entered: tuple[Candidate, ...]
+    left: tuple[Candidate, ...]
     stayed: int
 
 
-def compare_top_k(a: Iterable[Mapping], b: Iterable[Mapping]) -> TopKDiff:
+def compare_top_k(a: Iterable[Candidate], b: Iterable[Candidate]) -> TopKDiff:
     """Which kept chunks entered or left the top-k going from parameter set A to B."""
-    kept_a = {c["chunk_id"]: c for c in a if c.get("kept")}
-    kept_b = {c["chunk_id"]: c for c in b if c.get("kept")}
+    kept_a = {c.chunk_id: c for c in a if c.kept}
+    kept_b = {c.chunk_id: c for c in b if c.kept}
     entered = tuple(c for cid, c in kept_b.items() if cid not in kept_a)
     left = tuple(c for cid, c in kept_a.items() if cid not in kept_b)
     return TopKDiff(entered, left, len(kept_a.keys() & kept_b.keys()))
@@ -233,10 +216,10 @@ def diff_frame(diff: TopKDiff) -> pd.DataFrame:
     rows = [
         {
             "change": change,
-            "title": c.get("title"),
-            "pages": pages_label(c.get("page_start"), c.get("page_end")),
-            "rank": c.get("final_rank"),
-            "chunk": c["chunk_id"],
+            "title": c.title,
+            "pages": pages_label(c.page_start, c.page_end),
+            "rank": c.final_rank,
+            "chunk": c.chunk_id,
         }
         for change, group in (("entered B", diff.entered), ("left (was in A)", diff.left))
         for c in group

@@ -13,7 +13,6 @@ from rag.errors import RagError
 from rag.evaluation.answers import AnswerRecord
 from rag.evaluation.calibration import Calibration, fit_abstention_threshold
 from rag.evaluation.datasets import QAItem, load_qa
-from rag.store import update_collection_settings
 
 
 @dataclass(frozen=True)
@@ -55,20 +54,17 @@ def calibrate(engine, items: Sequence[QAItem], collection: str) -> Calibration:
     """
     evidence = question_evidence(engine, items, collection)
     calibration = fit_abstention_threshold(evidence, [item.answerable for item in items])
-    target = engine.collection(collection)
-    with engine.db.pool.connection() as conn:
-        update_collection_settings(
-            conn,
-            target.id,
-            {
-                "abstain_threshold": calibration.threshold,
-                "abstain_calibration": {
-                    "balanced_accuracy": calibration.balanced_accuracy,
-                    "n": calibration.n,
-                    "signal": "best cosine similarity of a kept passage",
-                },
+    engine.update_collection_settings(
+        {
+            "abstain_threshold": calibration.threshold,
+            "abstain_calibration": {
+                "balanced_accuracy": calibration.balanced_accuracy,
+                "n": calibration.n,
+                "signal": "best cosine similarity of a kept passage",
             },
-        )
+        },
+        collection,
+    )
     return calibration
 
 

@@ -4,30 +4,14 @@ from __future__ import annotations
 
 import subprocess
 from dataclasses import asdict, dataclass
-from datetime import datetime
 from pathlib import Path
-from typing import Any
-
-from psycopg.types.json import Jsonb
+from typing import TYPE_CHECKING, Any
 
 import rag
-from rag.errors import NotFound
+from rag.db.runs import StoredRun
 
-
-@dataclass(frozen=True)
-class StoredRun:
-    """A stored evaluation run (one mode on one dataset split)."""
-
-    id: int
-    kind: str
-    dataset: str
-    split: str
-    mode: str
-    collection: str
-    config: dict[str, Any]
-    metrics: dict[str, Any]
-    per_query: dict[str, Any]
-    created_at: datetime
+if TYPE_CHECKING:
+    from rag.engine import Engine
 
 
 @dataclass(frozen=True)
@@ -68,7 +52,7 @@ def code_version() -> str:
     return f"{rag.__version__}+{commit}" if commit else rag.__version__
 
 
-def config_snapshot(engine, **extra: Any) -> dict[str, Any]:
+def config_snapshot(engine: Engine, **extra: Any) -> dict[str, Any]:
     """Everything that can change a result: settings, model names, reranker status, code version."""
     settings = asdict(engine.settings)
     settings["data_dir"] = str(settings["data_dir"])
@@ -83,58 +67,28 @@ def config_snapshot(engine, **extra: Any) -> dict[str, Any]:
     }
 
 
-def store_run(
-    engine,
-    *,
-    kind: str,
-    dataset: str,
-    split: str,
-    mode: str,
-    collection: str,
-    config: dict,
-    metrics: dict,
-    per_query: dict,
-) -> int:
-    """Insert a run; returns its id."""
-    with engine.db.pool.connection() as conn:
-        row = conn.execute(
-            "INSERT INTO eval_runs (kind, dataset, split, mode, collection, config, metrics, per_query) "
-            "VALUES (%(kind)s, %(dataset)s, %(split)s, %(mode)s, %(collection)s, %(config)s, %(metrics)s, %(pq)s) "
-            "RETURNING id",
-            {
-                "kind": kind,
-                "dataset": dataset,
-                "split": split,
-                "mode": mode,
-                "collection": collection,
-                "config": Jsonb(config),
-                "metrics": Jsonb(metrics),
-                "pq": Jsonb(per_query),
-            },
-        ).fetchone()
-    return int(row[0])
+def store_run(engine: Engine, **fields: Any) -> int:
+    """Insert a run; returns its id.
+
+    Args:
+        fields: ``kind``, ``dataset``, ``split``, ``mode``, ``collection``, ``config``, ``metrics``,
+            ``per_query`` (see :func:`rag.db.runs.insert_run`).
+    """
+    return engine.store_run(**fields)
 
 
-_COLUMNS = "id, kind, dataset, split, mode, collection, config, metrics, per_query, created_at"
-
-
-def list_runs(engine, limit: int = 200) -> list[StoredRun]:
+def list_runs(engine: Engine, limit: int = 200) -> list[StoredRun]:
     """Runs, newest first (per-query data included)."""
-    with engine.db.pool.connection() as conn:
-        rows = conn.execute(
-            f"SELECT {_COLUMNS} FROM eval_runs ORDER BY id DESC LIMIT %(n)s",
-            {"n": limit},  # noqa: S608 - constant
-        ).fetchall()
-    return [StoredRun(*r) for r in rows]
+    return engine.runs(limit)
 
 
-def get_run(engine, run_id: int) -> StoredRun:
-    """One run. Raises NotFound."""
-    with engine.db.pool.connection() as conn:
-        row = conn.execute(f"SELECT {_COLUMNS} FROM eval_runs WHERE id = %(id)s", {"id": run_id}).fetchone()  # noqa: S608
-    if row is None:
-        raise NotFound(f"evaluation run {run_id} does not exist: see `rag eval runs`")
-    return StoredRun(*row)
+def get_run(engine: Engine, run_id: int) -> StoredRun:
+    """One run.
+
+    Raises:
+        NotFound: no such run.
+    """
+    return engine.run(run_id)
 
 
 def compare_runs(a: StoredRun, b: StoredRun, per_query_metric: str | None = None) -> RunComparison:

@@ -10,6 +10,8 @@ when the last process using it exits (pgserver's ``cleanup_mode="stop"``). One
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,8 +20,8 @@ from pgvector.psycopg import register_vector
 from psycopg_pool import ConnectionPool
 
 from rag.config import Settings
+from rag.db.migrations import migrate
 from rag.errors import DatabaseError
-from rag.migrations import migrate
 
 _log = logging.getLogger(__name__)
 
@@ -79,6 +81,8 @@ def _configure(conn: psycopg.Connection) -> None:
 class Database:
     """An open connection pool to a migrated database with pgvector.
 
+    Only the ``rag.db`` modules use it: they take the connection that :meth:`connection` lends.
+
     Attributes:
         pool: The ``psycopg_pool.ConnectionPool`` (connections have pgvector types registered).
         location: Where the data is, for display (data directory or the URL without password).
@@ -133,6 +137,16 @@ class Database:
             data_dir=None if server is None else settings.data_dir,
             _server=server,
         )
+
+    @contextmanager
+    def connection(self) -> Iterator[psycopg.Connection]:
+        """Lend a pooled connection (autocommit off: a statement outside ``transaction()`` commits on return).
+
+        Raises:
+            psycopg_pool.PoolTimeout: no connection became free within the pool's timeout (30 s).
+        """
+        with self.pool.connection() as conn:
+            yield conn
 
     def close(self) -> None:
         """Close the pool; the embedded server stops when the last process using it exits."""

@@ -7,12 +7,13 @@ Each migration runs in its own transaction under an advisory lock, so two proces
 Design notes:
 - ``chunks.embedding`` is an untyped ``vector`` so several embedding models (of different dimensions)
   can coexist; each model gets a partial HNSW expression index
-  ``((embedding::vector(d))) WHERE embedding_model = <name>`` created on first use (``rag.store``).
+  ``((embedding::vector(d))) WHERE embedding_model = <name>`` created on first use
+  (``rag.db.collections.ensure_vector_index``).
 - Lexical retrieval is Okapi BM25 computed in SQL: ``chunks.lexemes`` (tsvector, GIN-indexed) finds
   candidates and gives term frequencies (positions per lexeme), ``chunks.lexeme_count`` is the
   document length, and ``lexeme_stats`` / ``collections.chunk_count`` / ``collections.lexeme_total``
   hold document frequencies, N and the average length, maintained in the same transaction as every
-  chunk insert or delete (see ``rag.store`` and ``rag.lexical``).
+  chunk insert or delete (``rag.db.documents``) and read by the BM25 query in ``rag.db.search``.
 """
 
 from __future__ import annotations

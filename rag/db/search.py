@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import psycopg
@@ -74,7 +75,7 @@ WITH nearest AS MATERIALIZED (
 SELECT id, distance FROM nearest ORDER BY distance, id
 """
 
-CANDIDATE_DETAILS_SQL = """
+PASSAGES_SQL = """
 SELECT c.id, c.document_id, d.title, d.source_name, d.external_id, d.media_type, c.text, c.page_start,
        c.page_end, c.heading_path,
        CASE WHEN c.embedding_model = %(model)s THEN (c.embedding::vector({dim})) <=> %(embedding)s::vector({dim}) END
@@ -94,6 +95,23 @@ class Filters:
 
     document_ids: Sequence[int] | None = None
     media_types: Sequence[str] | None = None
+
+    def to_dict(self) -> dict[str, list[Any] | None]:
+        """JSON-serialisable form (lists or ``None``); :meth:`from_dict` reads it back."""
+        return {
+            "document_ids": list(self.document_ids) if self.document_ids else None,
+            "media_types": list(self.media_types) if self.media_types else None,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Filters:
+        """Rebuild from :meth:`to_dict` output; empty lists mean no filter."""
+        ids = data.get("document_ids")
+        types = data.get("media_types")
+        return cls(
+            document_ids=tuple(int(i) for i in ids) if ids else None,
+            media_types=tuple(str(t) for t in types) if types else None,
+        )
 
     def params(self) -> dict[str, object]:
         """Named SQL parameters for the filter clauses."""
@@ -172,20 +190,65 @@ def vector_search(
     return [(int(r[0]), float(r[1])) for r in rows]
 
 
-def candidate_details(
+@dataclass(frozen=True)
+class PassageRow:
+    """A retrieved chunk's passage, document fields and distance to the query.
+
+    Attributes:
+        chunk_id, document_id: Database ids.
+        title, source_name, external_id, media_type: From the chunk's document.
+        text: The passage (no context header). page_start, page_end: 1-based pages, or ``None``.
+        heading_path: Headings above the passage.
+        cosine_distance: pgvector ``<=>`` to the query (1 - cosine similarity, in [0, 2]); ``None``
+            when the chunk's vector comes from another model.
+    """
+
+    chunk_id: int
+    document_id: int
+    title: str
+    source_name: str
+    external_id: str | None
+    media_type: str
+    text: str
+    page_start: int | None
+    page_end: int | None
+    heading_path: tuple[str, ...]
+    cosine_distance: float | None
+
+
+def passages(
     conn: psycopg.Connection, chunk_ids: Sequence[int], model: str, query_embedding: np.ndarray
-) -> dict[int, tuple]:
-    """Document fields, passage and cosine distance to the query for each chunk id.
+) -> dict[int, PassageRow]:
+    """Passage, document fields and cosine distance to the query for each chunk id.
+
+    Args:
+        chunk_ids: Chunks to fetch (unknown ids are absent from the result).
+        model: Embedding model of ``query_embedding``.
+        query_embedding: ``(d,)`` float32, L2-normalised.
 
     Returns:
-        chunk id -> ``(document_id, title, source_name, external_id, media_type, text, page_start,
-        page_end, heading_path, cosine_distance or None)``.
+        chunk id -> :class:`PassageRow`.
     """
     if not chunk_ids:
         return {}
     dim = int(query_embedding.shape[0])
     rows = conn.execute(
-        sql.SQL(CANDIDATE_DETAILS_SQL).format(dim=sql.Literal(dim)),
+        sql.SQL(PASSAGES_SQL).format(dim=sql.Literal(dim)),
         {"ids": list(chunk_ids), "model": model, "embedding": query_embedding},
     ).fetchall()
-    return {int(r[0]): tuple(r[1:]) for r in rows}
+    return {
+        int(r[0]): PassageRow(
+            chunk_id=int(r[0]),
+            document_id=int(r[1]),
+            title=r[2],
+            source_name=r[3],
+            external_id=r[4],
+            media_type=r[5],
+            text=r[6],
+            page_start=r[7],
+            page_end=r[8],
+            heading_path=tuple(r[9] or ()),
+            cosine_distance=None if r[10] is None else float(r[10]),
+        )
+        for r in rows
+    }

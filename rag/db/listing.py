@@ -1,0 +1,146 @@
+"""Reads for display: documents with their counts, a document's chunks, database status.
+
+Typed rows (STYLE.md practice 7): the Corpus page, ``rag docs`` and ``rag db`` read fields by name.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+import psycopg
+
+from rag.errors import NotFound
+
+LIST_DOCUMENTS = r"""
+SELECT d.id, c.name, d.title, d.source_name, d.media_type, d.size_bytes, d.page_count,
+       count(ch.id), coalesce(array_agg(DISTINCT ch.embedding_model)
+                              FILTER (WHERE ch.embedding_model IS NOT NULL), '{}'),
+       d.external_id, d.created_at, d.updated_at
+FROM documents d JOIN collections c ON c.id = d.collection_id
+LEFT JOIN chunks ch ON ch.document_id = d.id
+WHERE c.name = %(collection)s
+  AND (%(pattern)s::text IS NULL OR d.title ILIKE %(pattern)s ESCAPE '\' OR d.source_name ILIKE %(pattern)s ESCAPE '\')
+GROUP BY d.id, c.name ORDER BY d.created_at DESC, d.id DESC
+"""
+LIST_CHUNKS = """
+SELECT id, ordinal, text, page_start, page_end, heading_path, token_count, char_start, char_end, embedding_model
+FROM chunks WHERE document_id = %(document_id)s ORDER BY ordinal
+"""
+DOCUMENT_EXISTS = "SELECT 1 FROM documents WHERE id = %(document_id)s"
+CHUNK_TOKEN_COUNTS = """
+SELECT ch.token_count FROM chunks ch JOIN collections c ON c.id = ch.collection_id WHERE c.name = %(collection)s
+"""
+COLLECTION_NAMES = "SELECT name FROM collections ORDER BY name"
+SERVER_VERSIONS = """
+SELECT current_setting('server_version'), (SELECT extversion FROM pg_extension WHERE extname = 'vector')
+"""
+TABLE_COUNTS = "SELECT (SELECT count(*) FROM collections), (SELECT count(*) FROM documents), (SELECT count(*) FROM chunks)"
+CHUNKS_BY_MODEL = "SELECT coalesce(embedding_model, 'none'), count(*) FROM chunks GROUP BY 1 ORDER BY 1"
+MIGRATION_NAMES = "SELECT name FROM schema_migrations ORDER BY id"
+
+
+@dataclass(frozen=True)
+class DocumentInfo:
+    """A stored document with its counts (a row of ``rag docs`` and the Corpus page).
+
+    Attributes:
+        size_bytes: Size of the source bytes. page_count: Pages of paginated formats, else ``None``.
+        chunk_count: Chunks stored. embedding_models: Models that embedded its chunks.
+    """
+
+    id: int
+    collection: str
+    title: str
+    source_name: str
+    media_type: str
+    size_bytes: int
+    page_count: int | None
+    chunk_count: int
+    embedding_models: tuple[str, ...]
+    external_id: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class ChunkInfo:
+    """A stored chunk for display.
+
+    Attributes:
+        ordinal: 0-based position in the document. token_count: Tokens of the embedding input.
+        char_start, char_end: Offsets in the document's full text (characters, end exclusive).
+    """
+
+    id: int
+    ordinal: int
+    text: str
+    page_start: int | None
+    page_end: int | None
+    heading_path: tuple[str, ...]
+    token_count: int
+    char_start: int
+    char_end: int
+    embedding_model: str | None
+
+
+@dataclass(frozen=True)
+class DatabaseStatus:
+    """What ``rag db`` prints: where the data is and how much there is."""
+
+    location: str
+    embedded: bool
+    server_version: str
+    pgvector_version: str
+    collections: int
+    documents: int
+    chunks: int
+    chunks_by_model: dict[str, int]
+    migrations: list[str]
+
+
+def like_pattern(text: str) -> str:
+    r"""``%text%`` for ILIKE with ``\``, ``%`` and ``_`` escaped, so the user's text matches literally."""
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def list_documents(
+    conn: psycopg.Connection, collection: str, search: str | None = None
+) -> list[DocumentInfo]:
+    """Documents of a collection, newest first; ``search`` matches title or source name literally."""
+    rows = conn.execute(
+        LIST_DOCUMENTS, {"collection": collection, "pattern": like_pattern(search) if search else None}
+    ).fetchall()
+    return [DocumentInfo(*r[:8], tuple(r[8]), *r[9:]) for r in rows]
+
+
+def list_chunks(conn: psycopg.Connection, document_id: int) -> list[ChunkInfo]:
+    """Chunks of one document in order.
+
+    Raises:
+        NotFound: no such document.
+    """
+    rows = conn.execute(LIST_CHUNKS, {"document_id": document_id}).fetchall()
+    if not rows and conn.execute(DOCUMENT_EXISTS, {"document_id": document_id}).fetchone() is None:
+        raise NotFound(f"document {document_id} does not exist")
+    return [ChunkInfo(r[0], r[1], r[2], r[3], r[4], tuple(r[5] or ()), *r[6:]) for r in rows]
+
+
+def chunk_token_counts(conn: psycopg.Connection, collection: str) -> list[int]:
+    """Token count of every chunk in a collection (for the chunk length distribution), in one query."""
+    return [r[0] for r in conn.execute(CHUNK_TOKEN_COUNTS, {"collection": collection})]
+
+
+def collection_names(conn: psycopg.Connection) -> list[str]:
+    """Names of all collections, sorted."""
+    return [r[0] for r in conn.execute(COLLECTION_NAMES)]
+
+
+def database_status(conn: psycopg.Connection, location: str, embedded: bool) -> DatabaseStatus:
+    """Server and pgvector versions, row counts, chunks per embedding model, applied migrations."""
+    server_version, pgvector_version = conn.execute(SERVER_VERSIONS).fetchone() or ("?", "?")
+    counts = conn.execute(TABLE_COUNTS).fetchone() or (0, 0, 0)
+    by_model = {name: int(n) for name, n in conn.execute(CHUNKS_BY_MODEL).fetchall()}
+    migrations = [r[0] for r in conn.execute(MIGRATION_NAMES)]
+    return DatabaseStatus(location, embedded, server_version, pgvector_version, *counts, by_model, migrations)
