@@ -66,6 +66,24 @@ class Citation:
 
 
 @dataclass(frozen=True)
+class SentenceCheck:
+    """One sentence of a model answer and whether a passage it cites supports it.
+
+    Attributes:
+        text: The sentence (citation markers included). cited: Source numbers it is checked against.
+        cosine: Best cosine similarity to a sentence of a cited passage, in [-1, 1].
+        lexical: Best share of its content terms found in a cited passage, in [0, 1].
+        supported: Whether ``rag.verification`` found it supported (its thresholds).
+    """
+
+    text: str
+    cited: tuple[int, ...]
+    cosine: float
+    lexical: float
+    supported: bool
+
+
+@dataclass(frozen=True)
 class Answer:
     """A finished answer with everything needed to trust or inspect it.
 
@@ -87,6 +105,13 @@ class Answer:
         messages: The exact messages sent to the LLM (empty when abstaining before the call).
         trace: The retrieval trace.
         message_id, conversation_id: Where the answer is stored (``None`` if not stored).
+        verified: True when the text passed every check of ``rag.verification`` (or abstained).
+        extractive: True when the text is quoted from the passages because the model's answer
+            failed a check; ``model_text`` then holds the model's unverified answer and
+            ``problems`` says why it failed.
+        support: Per-sentence support checks of the model's text.
+        rewrite_note: Why a follow-up was searched as typed although a rewrite was tried (the
+            rewrite changed the subject), else ``None``.
     """
 
     question: str
@@ -109,6 +134,12 @@ class Answer:
     trace: RetrievalTrace | None = None
     message_id: int | None = None
     conversation_id: int | None = None
+    verified: bool = False
+    extractive: bool = False
+    model_text: str | None = None
+    problems: tuple[str, ...] = ()
+    support: tuple[SentenceCheck, ...] = ()
+    rewrite_note: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-serialisable form (CLI ``--json``, stored answers); :meth:`from_dict` reads it back."""
@@ -128,6 +159,10 @@ class Answer:
         known["messages"] = tuple(data.get("messages") or ())
         known["timings_ms"] = {str(k): float(v) for k, v in (data.get("timings_ms") or {}).items()}
         known["trace"] = RetrievalTrace.from_dict(data["trace"]) if data.get("trace") else None
+        known["problems"] = tuple(data.get("problems") or ())
+        known["support"] = tuple(
+            SentenceCheck(**{**c, "cited": tuple(c.get("cited") or ())}) for c in data.get("support") or ()
+        )
         return cls(**known)
 
 
@@ -225,6 +260,7 @@ def abstention(
         abstained=True,
         abstained_before_llm=True,
         uncited=False,
+        verified=True,
         dangling_markers=0,
         evidence=evidence,
         threshold=threshold,

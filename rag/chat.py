@@ -18,9 +18,11 @@ from typing import TYPE_CHECKING
 from rag.answer import Answer, AnswerStream, abstention, build_answer_messages, evidence_of, finish_answer
 from rag.db import conversations
 from rag.db.conversations import MessageRow
+from rag.followup import check_rewrite, is_self_contained
 from rag.llm import chat, stream_chat
 from rag.prompting import ABSTAIN_TEXT, clean_rewrite, needs_rewrite, rewrite_messages
 from rag.retrieval import SearchParams
+from rag.verification import guard_answer
 
 if TYPE_CHECKING:
     from rag.engine import Engine
@@ -96,12 +98,14 @@ def ask(
 
     standalone = question.strip()
     rewrite_tokens = (0, 0)
-    if needs_rewrite(history):
+    rewrite_note: str | None = None
+    if needs_rewrite(history) and not is_self_contained(question):
         started = time.perf_counter()
         result = chat(
             settings.llm_model, rewrite_messages(history, question), mock_response=rewrite_mock_response
         )
-        standalone = clean_rewrite(result.text, question)
+        decision = check_rewrite(question, clean_rewrite(result.text, question), engine.embedder)
+        standalone, rewrite_note = decision.query, decision.reason
         rewrite_tokens = (result.prompt_tokens, result.completion_tokens)
         timings["rewrite"] = round((time.perf_counter() - started) * 1000.0, 3)
 
@@ -152,6 +156,11 @@ def ask(
                 cost_usd=stream.cost_usd,
                 timings_ms=timings,
             )
+            started = time.perf_counter()
+            answer = guard_answer(answer, engine.embedder, getattr(stream, "finish_reason", None))
+            timings["verification"] = round((time.perf_counter() - started) * 1000.0, 3)
+            timings["total"] = round((time.perf_counter() - total_started) * 1000.0, 3)
+        answer = replace(answer, rewrite_note=rewrite_note)
         if conversation_id is not None:
             # The question is stored with its answer, so a failed LLM call leaves no orphan question.
             with engine.db.connection() as conn:

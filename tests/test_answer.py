@@ -56,12 +56,69 @@ def test_answer_maps_markers_to_pages_and_removes_dangling(engine, handbook):
     } <= set(answer.timings_ms)
 
 
-def test_answer_without_valid_citation_is_flagged(engine, handbook):
+def test_answer_without_valid_citation_is_replaced_by_quoted_evidence(engine, handbook):
     stream = chat.ask(
         engine, "How many vacation days?", params=HYBRID, mock_response="About a month, I think."
     )
     list(stream)
-    assert stream.answer.uncited and not stream.answer.citations
+    answer = stream.answer
+    assert answer.extractive and not answer.verified
+    assert (
+        answer.model_text == "About a month, I think."
+        and "it cites none of your documents" in answer.problems
+    )
+    assert "27 days" in answer.text.splitlines()[0]  # the best sentence answers the question
+    assert answer.citations and answer.citations[0].page_start == 2 and not answer.uncited
+
+
+def test_supported_cited_answer_is_verified(engine, handbook):
+    stream = chat.ask(
+        engine,
+        "How many vacation days do employees get?",
+        params=HYBRID,
+        mock_response="Every employee receives 27 days of paid vacation per year [1].",
+    )
+    list(stream)
+    answer = stream.answer
+    assert answer.verified and not answer.extractive and answer.support[0].supported
+    assert "verification" in answer.timings_ms
+
+
+def test_cited_but_unsupported_sentence_fails_verification(engine, handbook):
+    stream = chat.ask(
+        engine,
+        "How many vacation days do employees get?",
+        params=HYBRID,
+        mock_response="Employees get 27 days of vacation [1]. The office cafeteria serves free sushi on Fridays [1].",
+    )
+    list(stream)
+    answer = stream.answer
+    assert answer.extractive and not answer.verified
+    assert [s.supported for s in answer.support] == [True, False]
+    assert "1 of 2 sentences are not supported by the passage they cite" in answer.problems
+
+
+def test_follow_up_rewrite_that_changes_the_subject_is_rejected(engine, handbook):
+    conversation = engine.create_conversation("Rewrite guard")
+    list(
+        engine.ask(
+            "How many vacation days do we get?",
+            params=HYBRID,
+            conversation_id=conversation.id,
+            mock_response="27 days [1].",
+        )
+    )
+    stream = engine.ask(
+        "And how do taxi receipts work?",
+        params=HYBRID,
+        conversation_id=conversation.id,
+        rewrite_mock_response="What is the default isolation level in PostgreSQL?",
+        mock_response="Within 30 days [1].",
+    )
+    list(stream)
+    answer = stream.answer
+    assert answer.standalone_question == "And how do taxi receipts work?"
+    assert answer.rewrite_note and "taxi" in answer.rewrite_note
 
 
 def test_low_evidence_abstains_without_calling_the_llm(engine, handbook, monkeypatch):

@@ -273,12 +273,16 @@ def test_abstention_looks_distinct_and_shows_closest_passages(seeded, monkeypatc
     assert assistant.expander[0].label == "Closest passages"
 
 
-def test_uncited_answer_is_flagged(seeded, monkeypatch):
+def test_unverified_answer_shows_quoted_evidence_and_the_model_text_as_unverified(seeded, monkeypatch):
     monkeypatch.setenv("RAG_LLM_MOCK_RESPONSE", "Two years, I believe.")
     at = page()
     at.chat_input(key="chat-input").set_value("How long is the warranty?").run()
     assert not at.exception, at.exception
-    assert "cites none of your documents" in at.chat_message[1].warning[0].value
+    assistant = at.chat_message[1]
+    assert "could not be verified" in assistant.info[0].value
+    assert "cites none of your documents" in assistant.info[0].value
+    assert "warranty lasts two years" in assistant.markdown[0].value  # quoted from the passage
+    assert assistant.expander[0].label == "The model's unverified answer"
 
 
 def test_llm_failure_is_a_message_with_the_fix(ui, seeded, monkeypatch):

@@ -118,6 +118,18 @@ def render_answer(answer: Answer, message_id: int | None) -> None:
                 f"{answer.threshold:.2f}, so the model was not asked."
             )
         render_sources("Closest passages", answer.sources)
+    elif answer.extractive:
+        st.info(
+            "The model's answer could not be verified against your documents "
+            f"({'; '.join(answer.problems)}). These passages are quoted as written:",
+            icon=":material/format_quote:",
+        )
+        st.markdown(markdown_text(text))
+        if answer.citations:
+            render_citations(answer.citations, text)
+        if answer.model_text:
+            with st.expander("The model's unverified answer", icon=":material/warning:"):
+                st.markdown(markdown_text(answer.model_text))
     else:
         st.markdown(markdown_text(text))
         if answer.citations:
@@ -130,6 +142,10 @@ def render_answer(answer: Answer, message_id: int | None) -> None:
             render_sources("Passages given to the model", answer.sources)
         if answer.dangling_markers:
             st.caption(f"{answer.dangling_markers} citation marker(s) named no passage and were removed.")
+    if answer.standalone_question and answer.standalone_question != answer.question.strip():
+        st.caption(f"Searched as: {markdown_text(answer.standalone_question)}")
+    elif answer.rewrite_note:
+        st.caption(f"Searched as you asked it: {answer.rewrite_note}.")
     _footer(answer, message_id)
 
 

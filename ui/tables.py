@@ -53,6 +53,7 @@ STAGE_ORDER: tuple[str, ...] = (
     "prompt_build",
     "time_to_first_token",
     "generation",
+    "verification",
 )
 """Pipeline stages in the order they run (keys of ``timings_ms``; ``total`` is not a stage)."""
 
