@@ -165,3 +165,8 @@ class Settings:
     def max_file_bytes(self) -> int:
         """Size limit in bytes."""
         return self.max_file_mb * 1024 * 1024
+
+
+def set_in_environment(variable: str) -> bool:
+    """True when the environment sets ``variable``: an explicit setting that app choices must not override."""
+    return bool(os.environ.get(variable))

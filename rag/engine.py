@@ -16,7 +16,7 @@ from typing import Any
 
 from rag.answer import AnswerStream, build_answer_messages
 from rag.chat import StoredMessage, ask
-from rag.config import Settings
+from rag.config import Settings, set_in_environment
 from rag.db import Database
 from rag.db import conversations as conversation_rows
 from rag.db import runs as run_rows
@@ -40,14 +40,19 @@ from rag.db.listing import (
     list_chunks,
     list_documents,
 )
+from rag.db.preferences import get_preferences, set_preference
 from rag.db.runs import StoredRun
 from rag.embedding import Embedder, load_embedder
+from rag.errors import ConfigError
 from rag.ingest import Ingestor, ProgressCallback
 from rag.loaders import LoadOptions
 from rag.models import Candidate
 from rag.rerank import Reranker, RerankerStatus, load_reranker
 from rag.retrieval import RetrievalTrace, SearchParams, retrieve
 from rag.uploads import ChunkPreview, FileOutcome, FileProgress, ingest_files, preview_chunks
+
+LLM_PREFERENCE = "llm_model"
+"""Key of the installation's chosen LLM in the ``preferences`` table."""
 
 
 @dataclass(frozen=True)
@@ -75,6 +80,7 @@ class Engine:
     def __init__(self, settings: Settings | None = None, db: Database | None = None) -> None:
         self.settings = settings or Settings.from_env()
         self._db = db
+        self._preferences_applied = False
         self._lock = threading.RLock()
         self._embedder: Embedder | None = None
         self._reranker: Reranker | None = None
@@ -82,11 +88,35 @@ class Engine:
 
     @property
     def db(self) -> Database:
-        """The open database (started on first access)."""
+        """The open database (started on first access; the installation's stored choices apply then)."""
         with self._lock:
             if self._db is None:
                 self._db = Database.open(self.settings)
+            if not self._preferences_applied:
+                self._preferences_applied = True
+                with self._db.connection() as conn:
+                    stored = get_preferences(conn)
+                if stored.get(LLM_PREFERENCE) and not set_in_environment("RAG_LLM_MODEL"):
+                    self.settings = self.settings.with_(llm_model=str(stored[LLM_PREFERENCE]))
             return self._db
+
+    def choose_llm(self, model: str | None) -> None:
+        """Remember ``model`` as this installation's LLM (every session and the CLI use it from now on).
+
+        ``None`` forgets the choice (back to ``RAG_LLM_MODEL`` or the default ``local/smollm2``).
+        ``RAG_LLM_MODEL``, when set in the environment, still wins: it is the operator's explicit choice.
+
+        Raises:
+            ConfigError: an empty model string.
+        """
+        if model is not None and not model.strip():
+            raise ConfigError("an LLM model string must not be empty, e.g. local/smollm2 or ollama/llama3.2")
+        with self.db.connection() as conn:
+            set_preference(conn, LLM_PREFERENCE, model.strip() if model else None)
+        if not set_in_environment("RAG_LLM_MODEL"):
+            self.settings = self.settings.with_(
+                llm_model=model.strip() if model else Settings.from_env().llm_model
+            )
 
     @property
     def embedder(self) -> Embedder:

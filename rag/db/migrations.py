@@ -155,6 +155,19 @@ MIGRATIONS: Sequence[Migration] = (
         CREATE INDEX eval_runs_created_idx ON eval_runs (created_at DESC);
         """,
     ),
+    Migration(
+        4,
+        "installation_preferences",
+        """
+        -- Choices made in the app for the whole installation (e.g. the LLM picked on the Settings
+        -- page), so every browser session and the CLI use them after a restart.
+        CREATE TABLE preferences (
+            key text PRIMARY KEY,
+            value jsonb NOT NULL,
+            updated_at timestamptz NOT NULL DEFAULT now()
+        );
+        """,
+    ),
 )
 
 
