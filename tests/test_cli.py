@@ -68,10 +68,18 @@ def test_errors_become_one_readable_line(cli_env, capsys):
     assert err.startswith("error: collection 'no-such-collection' does not exist") and "Traceback" not in err
 
 
+def _commands(parser, prefix="rag"):
+    """Every command path of a parser, e.g. ``rag docs`` and ``rag eval runs`` (argparse has no public API)."""
+    if parser._subparsers is None:  # noqa: SLF001
+        return
+    for name, sub in parser._subparsers._group_actions[0].choices.items():  # noqa: SLF001
+        yield f"{prefix} {name}"
+        yield from _commands(sub, f"{prefix} {name}")
+
+
 def test_every_command_is_documented_in_the_readme():
-    readme = open("README.md", encoding="utf-8").read()
-    commands = build_parser()._subparsers._group_actions[0].choices  # noqa: SLF001 - argparse has no public API
-    missing = [name for name in commands if f"rag {name}" not in readme]
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    missing = [command for command in _commands(build_parser()) if command not in readme]
     assert not missing, f"commands missing from README: {missing}"
 
 
