@@ -13,9 +13,16 @@ import numpy as np
 import pytest
 
 from rag.errors import ConfigError, NotFound
-from rag.evaluation.answers import AnswerRecord, normalize_answer, score_answers, token_f1
+from rag.evaluation.answers import (
+    AnswerRecord,
+    normalize_answer,
+    question_scores,
+    record_f1,
+    score_answers,
+    token_f1,
+)
 from rag.evaluation.calibration import fit_abstention_threshold
-from rag.evaluation.datasets import load_beir, load_qa, read_trec_run, write_trec_run
+from rag.evaluation.datasets import load_beir, load_qa, load_queries, read_trec_run, write_trec_run
 from rag.evaluation.metrics import latency_summary, retrieval_metrics
 
 SCIFACT = Path("/work/shared/data/scifact")
@@ -91,6 +98,17 @@ def test_load_beir_rejects_bad_header_score_and_unknown_query(tmp_path: Path) ->
     root = _write_beir(tmp_path / "c", queries, ["query-id\tcorpus-id\tscore", "q9\td1\t1"])
     with pytest.raises(ConfigError, match="q9"):
         load_beir(root, "test")
+
+
+def test_load_queries_needs_no_qrels(tmp_path: Path) -> None:
+    path = tmp_path / "queries.jsonl"
+    path.write_text('{"_id": 7, "text": "seven"}\n\n{"_id": "q2", "text": "two"}\n', encoding="utf-8")
+    assert load_queries(path) == {"7": "seven", "q2": "two"}
+    path.write_text('{"_id": "q1"}\n', encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"queries\.jsonl:1 needs the fields '_id' and 'text'"):
+        load_queries(path)
+    with pytest.raises(NotFound, match="does not exist"):
+        load_queries(tmp_path / "missing.jsonl")
 
 
 @needs_clapnq
@@ -386,6 +404,23 @@ def test_score_answers_undefined_ratios_are_none() -> None:
     assert only_answerable.citation_validity == 0.0  # defined (1 answered) and zero, not None
     assert only_answerable.gold_citation_rate is None  # no gold id known
     assert only_answerable.answer_f1 == 1.0
+
+
+def test_per_question_f1_and_scores() -> None:
+    answered = _record(
+        answer_text="Paris is the capital of France [2].", references=("Paris", "capital is Paris")
+    )
+    assert record_f1(answered) == pytest.approx(0.75)  # the best reference, markers removed
+    assert record_f1(_record(answer_text="x")) is None  # no reference
+    assert record_f1(_record(abstained=True, references=("x",))) is None
+    assert record_f1(_record(answerable=False, answer_text="x", references=("x",))) is None
+    scores = question_scores(
+        _record(answer_text="y" * 600, references=("y",), cited_external_ids=("d1",), gold_external_id="d1")
+    )
+    assert scores["gold_cited"] is True and len(scores["answer"]) == 500 and scores["answer_f1"] == 0.0
+    assert question_scores(_record(gold_external_id=None))["gold_cited"] is False
+    # The mean of the per-question F1 is the run's answer F1.
+    assert score_answers([answered]).answer_f1 == record_f1(answered)
 
 
 # --- calibration ------------------------------------------------------------------------------------

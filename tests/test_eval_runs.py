@@ -7,6 +7,8 @@ import json
 import pytest
 
 from rag.cli import main
+from rag.errors import RagError
+from rag.evaluation.corpus import ingest_corpus
 from rag.evaluation.retrieval_eval import evaluate_retrieval
 from rag.evaluation.runs import compare_runs, get_run, store_run
 
@@ -56,6 +58,12 @@ def test_evaluate_retrieval_scores_every_mode_and_writes_runs(engine, beir_dir, 
         engine, beir_dir, "test", collection=name, run_dir=tmp_path / "runs", modes=("lexical",)
     )
     assert counts_again == {"unchanged": 4}
+
+
+def test_a_corpus_that_fails_to_ingest_stops_the_evaluation(engine, tmp_path):
+    (tmp_path / "empty.txt").write_bytes(b"")
+    with pytest.raises(RagError, match="the corpus could not be ingested"):
+        ingest_corpus(engine, tmp_path / "empty.txt", engine.settings.collection)
 
 
 def test_stored_runs_compare_per_metric_and_per_query(engine):

@@ -11,6 +11,7 @@ import re
 import string
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from rag.evaluation.metrics import latency_summary
 
@@ -145,6 +146,42 @@ def token_f1(prediction: str, reference: str) -> float:
     return 2 * precision * recall / (precision + recall)
 
 
+def _best_f1(prediction: str, references: Sequence[str]) -> float:
+    return max(token_f1(prediction, ref) for ref in references)
+
+
+def record_f1(record: AnswerRecord) -> float | None:
+    """SQuAD token F1 of one answer: the best over its references, with citation markers removed.
+
+    Returns:
+        F1 in [0, 1]; ``None`` unless the question is answerable, was answered and has at least one
+        reference (the records behind :attr:`AnswerMetrics.answer_f1`).
+    """
+    if record.abstained or not record.answerable or not record.references:
+        return None
+    return _best_f1(strip_markers(record.answer_text), record.references)
+
+
+def question_scores(record: AnswerRecord) -> dict[str, Any]:
+    """The per-question values of an answer run, as stored with the run and compared between runs.
+
+    Returns:
+        ``answerable``, ``abstained``, ``evidence``, ``valid_citations``, ``dangling_markers``,
+        ``gold_cited`` (a valid citation names the gold passage), ``answer`` (its first 500
+        characters) and ``answer_f1`` (:func:`record_f1`).
+    """
+    return {
+        "answerable": record.answerable,
+        "abstained": record.abstained,
+        "evidence": record.evidence,
+        "valid_citations": record.valid_citations,
+        "dangling_markers": record.dangling_markers,
+        "gold_cited": bool(record.gold_external_id) and record.gold_external_id in record.cited_external_ids,
+        "answer": record.answer_text[:500],
+        "answer_f1": record_f1(record),
+    }
+
+
 def score_answers(records: Sequence[AnswerRecord]) -> AnswerMetrics:
     """Aggregate answer metrics over a set of records (see :class:`AnswerMetrics` for definitions).
 
@@ -186,7 +223,7 @@ def score_answers(records: Sequence[AnswerRecord]) -> AnswerMetrics:
         rouge_values = []
         for record in scored:
             prediction = strip_markers(record.answer_text)
-            f1_values.append(max(token_f1(prediction, ref) for ref in record.references))
+            f1_values.append(_best_f1(prediction, record.references))
             rouge_values.append(scorer.score_multi(list(record.references), prediction)["rougeL"].fmeasure)
         answer_f1 = sum(f1_values) / len(f1_values)
         rouge_l = sum(rouge_values) / len(rouge_values)

@@ -9,7 +9,6 @@ from pathlib import Path
 
 from rag.answer import evidence_of
 from rag.chat import ask
-from rag.errors import RagError
 from rag.evaluation.answers import AnswerRecord
 from rag.evaluation.calibration import Calibration, fit_abstention_threshold
 from rag.evaluation.datasets import QAItem, load_qa
@@ -22,22 +21,6 @@ class AnswerRun:
     records: list[AnswerRecord]
     threshold: float
     calibration: Calibration | None
-
-
-def ingest_corpus(engine, directory: Path, collection: str) -> dict[str, int]:
-    """Ingest ``directory/corpus.jsonl`` into ``collection`` (no-op when unchanged); status counts.
-
-    Raises:
-        RagError: a corpus document failed to load or store (scores would be meaningless).
-    """
-    counts: dict[str, int] = {}
-    for result in engine.ingestor(collection).ingest_paths([directory / "corpus.jsonl"]):
-        counts[result.status] = counts.get(result.status, 0) + 1
-        if result.status == "failed":
-            raise RagError(
-                f"the corpus could not be ingested, so the evaluation would be meaningless: {result.error}"
-            )
-    return counts
 
 
 def question_evidence(engine, items: Sequence[QAItem], collection: str) -> list[float]:

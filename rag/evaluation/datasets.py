@@ -119,6 +119,35 @@ def _read_qrels(path: Path) -> dict[str, dict[str, int]]:
     return qrels
 
 
+def load_queries(path: Path) -> dict[str, str]:
+    """Read a BEIR ``queries.jsonl``: one JSON object per line with ``_id`` and ``text``.
+
+    Unlike :func:`load_beir` this needs no qrels, so it reads the queries of any run to be made.
+
+    Args:
+        path: The queries file.
+
+    Returns:
+        Query id -> query text, in file order; a repeated id keeps its last text.
+
+    Raises:
+        NotFound: The file does not exist.
+        ConfigError: A line is not a JSON object or lacks ``_id`` or ``text``.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise NotFound(
+            f"BEIR queries not found: {path} does not exist. Expected a JSON Lines file with one "
+            "object per line, with the fields '_id' and 'text'."
+        )
+    queries: dict[str, str] = {}
+    for number, obj in _iter_jsonl(path):
+        if "_id" not in obj or "text" not in obj:
+            raise ConfigError(f"{path}:{number} needs the fields '_id' and 'text'.")
+        queries[str(obj["_id"])] = str(obj["text"])
+    return queries
+
+
 def load_beir(directory: Path, split: str) -> BeirDataset:
     """Load the queries and relevance judgments of one split of a BEIR dataset.
 
@@ -155,13 +184,7 @@ def load_beir(directory: Path, split: str) -> BeirDataset:
         )
 
     qrels = _read_qrels(qrels_path)
-    queries: dict[str, str] = {}
-    for number, obj in _iter_jsonl(queries_path):
-        if "_id" not in obj or "text" not in obj:
-            raise ConfigError(f"{queries_path}:{number} needs the fields '_id' and 'text'.")
-        qid = str(obj["_id"])
-        if qid in qrels:
-            queries[qid] = str(obj["text"])
+    queries = {qid: text for qid, text in load_queries(queries_path).items() if qid in qrels}
     missing = sorted(set(qrels) - set(queries))
     if missing:
         shown = ", ".join(missing[:5]) + (" ..." if len(missing) > 5 else "")

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from rag.errors import RagError
+from rag.evaluation.corpus import Progress, ingest_corpus
 from rag.evaluation.datasets import load_beir, write_trec_run
 from rag.evaluation.metrics import LatencySummary, RetrievalMetrics, latency_summary, retrieval_metrics
 from rag.models import Candidate
@@ -99,7 +99,7 @@ def evaluate_retrieval(
     depth: int = 100,
     collection: str | None = None,
     run_dir: Path = Path("runs"),
-    ingest_progress: Callable[[Iterable], Iterable] | None = None,
+    ingest_progress: Progress | None = None,
     on_query: Callable[[], None] | None = None,
 ) -> tuple[str, list[ModeResult], dict[str, int]]:
     """Ingest ``dataset_dir``'s corpus into its own collection (a no-op when unchanged) and score each mode.
@@ -115,14 +115,7 @@ def evaluate_retrieval(
     """
     dataset = load_beir(dataset_dir, split)
     name = collection or f"beir-{dataset_dir.resolve().name}"
-    counts: dict[str, int] = {}
-    results_iter = engine.ingestor(name).ingest_paths([dataset.corpus_path])
-    for result in ingest_progress(results_iter) if ingest_progress else results_iter:
-        counts[result.status] = counts.get(result.status, 0) + 1
-        if result.status == "failed":
-            raise RagError(
-                f"the corpus could not be ingested, so the evaluation would be meaningless: {result.error}"
-            )
+    counts = ingest_corpus(engine, dataset.corpus_path, name, progress=ingest_progress)
     reranker, _ = engine.reranker()
     results = []
     run_dir.mkdir(parents=True, exist_ok=True)

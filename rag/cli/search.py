@@ -3,34 +3,35 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from dataclasses import replace
 from pathlib import Path
 
-from rag.retrieval import MODES
+from rag.cli.common import EXIT_OK, MODES, open_engine, print_json, progress_bar, usage_error
 
 
 def cmd_search(args: argparse.Namespace) -> int:
-    """Search one query, or run a queries file and write a TREC run."""
-    from rag.cli import _engine
+    """Retrieve passages for one query, or run a BEIR queries file and write a TREC run.
 
-    engine = _engine(args)
-    try:
+    With a query, prints each passage (rank, title, source, pages and headings), its scores per stage
+    and the start of its text, then the stage timings on stderr; with ``--json``, the full retrieval
+    trace instead. With ``--queries FILE --run FILE``, see :func:`search_batch`.
+
+    Returns:
+        0; 2 (with ``error:`` on stderr) without a query or queries file, or when the search fails.
+    """
+    with open_engine(args) as engine:
         params = engine.default_params(mode=args.mode)
         if args.k:
             params = replace(params, k=args.k)
         if args.queries:
-            return _batch(engine, params, args)
+            return search_batch(engine, params, args)
         if not args.query:
-            print("error: give a query, or --queries FILE --run FILE", file=sys.stderr)
-            return 2
+            return usage_error("give a query, or --queries FILE --run FILE")
         trace = engine.search(args.query, params, args.collection)
-    finally:
-        engine.close()
     if args.json:
-        print(json.dumps(trace.to_dict(), default=str))
-        return 0
+        print_json(trace.to_dict())
+        return EXIT_OK
     if trace.requested_mode == "rerank" and not trace.reranked:
         print(f"note: {trace.reranker.reason}", file=sys.stderr)
     for hit in trace.hits:
@@ -50,53 +51,52 @@ def cmd_search(args: argparse.Namespace) -> int:
         print("    " + "  ".join(scores))
         print("    " + hit.text[:300].replace("\n", " ") + ("..." if len(hit.text) > 300 else ""))
     print("timings ms: " + ", ".join(f"{k} {v:.1f}" for k, v in trace.timings_ms.items()), file=sys.stderr)
-    return 0
+    return EXIT_OK
 
 
-def _batch(engine, params, args: argparse.Namespace) -> int:
-    """Run a BEIR queries file and write a TREC run (one line per document, its best chunk's score)."""
-    from tqdm import tqdm
+def search_batch(engine, params, args: argparse.Namespace) -> int:
+    """Run every query of a BEIR ``queries.jsonl`` and write a TREC run (``--queries``, ``--run``).
 
-    from rag.evaluation.datasets import write_trec_run
+    Each query contributes up to ``--depth`` documents, each scored by its best chunk. Prints one JSON
+    line: the run file, the number of queries, the effective mode, queries per second and p50/p95
+    latency per stage. A progress bar goes to stderr when it is a terminal.
+
+    Returns:
+        0; 2 (with ``error:`` on stderr) without ``--run`` or when the queries file is missing or
+        malformed.
+    """
+    from rag.evaluation.datasets import load_queries, write_trec_run
     from rag.evaluation.metrics import latency_summary
     from rag.evaluation.retrieval_eval import run_queries
 
     if not args.run:
-        print("error: --queries needs --run FILE for the TREC output", file=sys.stderr)
-        return 2
-    queries: dict[str, str] = {}
-    with open(args.queries, encoding="utf-8") as handle:
-        for line in handle:
-            if line.strip():
-                item = json.loads(line)
-                queries[str(item["_id"])] = item["text"]
-    with tqdm(
-        total=len(queries), desc=f"search {params.mode}", file=sys.stderr, disable=not sys.stderr.isatty()
-    ) as bar:
+        return usage_error("--queries needs --run FILE for the TREC output")
+    queries = load_queries(Path(args.queries))
+    with progress_bar(f"search {params.mode}", total=len(queries)) as bar:
         run, timings, wall, mode = run_queries(
             engine, queries, params, args.depth, args.collection or engine.settings.collection, bar.update
         )
     write_trec_run(run, Path(args.run), tag=f"rag-{mode}")
     latency = {stage: latency_summary(v) for stage, v in timings.items()}
-    print(
-        json.dumps(
-            {
-                "run": args.run,
-                "queries": len(queries),
-                "mode": mode,
-                "queries_per_s": round(len(queries) / wall, 1) if wall else None,
-                "latency_ms": {
-                    s: {"p50": round(v.p50_ms, 2), "p95": round(v.p95_ms, 2)} for s, v in latency.items()
-                },
-            }
-        )
+    print_json(
+        {
+            "run": args.run,
+            "queries": len(queries),
+            "mode": mode,
+            "queries_per_s": round(len(queries) / wall, 1) if wall else None,
+            "latency_ms": {
+                s: {"p50": round(v.p50_ms, 2), "p95": round(v.p95_ms, 2)} for s, v in latency.items()
+            },
+        }
     )
-    return 0
+    return EXIT_OK
 
 
-def add_commands(sub) -> None:
-    """Register ``search`` on the main parser's subparsers."""
-    p = sub.add_parser("search", help="retrieve passages for a query, or write a TREC run for a queries file")
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add ``search`` to the ``rag`` parser's subcommands."""
+    p = subparsers.add_parser(
+        "search", help="retrieve passages for a query, or write a TREC run for a queries file"
+    )
     p.add_argument("query", nargs="?", help="the query text")
     p.add_argument("--k", type=int, help="passages to return (default RAG_TOP_K)")
     p.add_argument("--mode", choices=MODES, default="hybrid", help="retrieval mode (default hybrid)")

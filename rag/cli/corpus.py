@@ -1,49 +1,37 @@
-"""The ``rag`` command line: ingest, docs, delete, reembed, db, search (and ask / eval when present).
-
-Library errors (``rag.errors.RagError``) become one readable line on stderr and exit status 2; the
-library itself never prints (STYLE.md practice 9).
-"""
+"""Corpus commands: ``rag ingest``, ``rag docs``, ``rag delete``, ``rag reembed`` and ``rag db``."""
 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
-from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
 
-from rag.errors import RagError
-
-
-def _engine(args: argparse.Namespace):
-    from rag.config import Settings
-    from rag.engine import Engine
-
-    settings = Settings.from_env()
-    if getattr(args, "collection", None):
-        settings = settings.with_(collection=args.collection)
-    return Engine(settings)
+from rag.cli.common import EXIT_FAILED, EXIT_OK, open_engine, print_json, print_table, progress_bar
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
-    """Ingest files and folders; print one line per document; non-zero exit when any failed."""
-    from tqdm import tqdm
+    """Ingest files and folders (recursively) into a collection.
 
+    Prints one line per new, replaced or failed document (unchanged ones too with ``--verbose``,
+    none with ``--quiet``), then a summary line with counts and throughput, or the summary as JSON
+    with ``--json``. A progress bar goes to stderr when it is a terminal.
+
+    Returns:
+        0 when every document went in, 1 when any failed (the others are stored).
+    """
     from rag.loaders import LoadOptions
 
-    engine = _engine(args)
-    options = LoadOptions(
-        max_file_bytes=engine.settings.max_file_bytes,
-        csv_mode=args.csv_mode,
-        csv_title_column=args.csv_title_column,
-        csv_text_columns=tuple(args.csv_text_columns.split(",")) if args.csv_text_columns else None,
-    )
     counts = {"new": 0, "unchanged": 0, "replaced": 0, "failed": 0}
     chunks = embedded = 0
-    bar = tqdm(desc="ingest", unit="doc", disable=args.quiet or not sys.stderr.isatty(), file=sys.stderr)
-    try:
+    with open_engine(args) as engine, progress_bar("ingest", unit="doc", quiet=args.quiet) as bar:
+        options = LoadOptions(
+            max_file_bytes=engine.settings.max_file_bytes,
+            csv_mode=args.csv_mode,
+            csv_title_column=args.csv_title_column,
+            csv_text_columns=tuple(args.csv_text_columns.split(",")) if args.csv_text_columns else None,
+        )
         ingestor = engine.ingestor(
             args.collection,
             load_options=options,
@@ -66,9 +54,6 @@ def cmd_ingest(args: argparse.Namespace) -> int:
                 if result.error:
                     line += f"  {result.error}"
                 bar.write(line, file=sys.stdout)
-    finally:
-        bar.close()
-        engine.close()
     elapsed = time.perf_counter() - started
     documents = sum(counts.values())
     summary = {
@@ -81,82 +66,96 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         "chunks_per_s": round(chunks / elapsed, 1) if elapsed else None,
     }
     if args.json:
-        print(json.dumps(summary))
+        print_json(summary)
     else:
         print(
             f"{counts['new']} new, {counts['unchanged']} unchanged, {counts['replaced']} replaced, "
             f"{counts['failed']} failed; {chunks} chunks ({embedded} embedded) in {elapsed:.1f} s "
             f"= {summary['documents_per_s']} documents/s, {summary['chunks_per_s']} chunks/s"
         )
-    return 1 if counts["failed"] else 0
+    return EXIT_FAILED if counts["failed"] else EXIT_OK
 
 
 def cmd_docs(args: argparse.Namespace) -> int:
-    """List the documents of a collection."""
-    engine = _engine(args)
-    try:
-        docs = engine.documents(args.collection, search=args.search)
-    finally:
-        engine.close()
-    if args.json:
-        print(json.dumps([asdict(d) for d in docs], default=str))
-        return 0
-    from rich.console import Console
-    from rich.table import Table
+    """List the documents of a collection, optionally filtered by title or source name.
 
-    table = Table("id", "title", "source", "type", "pages", "chunks", "bytes", "model")
-    for d in docs[: args.limit]:
-        table.add_row(
-            str(d.id),
-            d.title[:60],
-            d.source_name[:40],
-            d.media_type,
-            str(d.page_count or ""),
-            str(d.chunk_count),
-            str(d.size_bytes),
-            ",".join(d.embedding_models),
-        )
-    Console().print(table)
+    Prints a table of the first ``--limit`` documents (id, title, source, type, pages, chunks, bytes,
+    embedding models) and how many more there are, or every document as a JSON list with ``--json``.
+
+    Returns:
+        0.
+    """
+    with open_engine(args) as engine:
+        docs = engine.documents(args.collection, search=args.search)
+    if args.json:
+        print_json([asdict(d) for d in docs])
+        return EXIT_OK
+    print_table(
+        ["id", "title", "source", "type", "pages", "chunks", "bytes", "model"],
+        [
+            [
+                str(d.id),
+                d.title[:60],
+                d.source_name[:40],
+                d.media_type,
+                str(d.page_count or ""),
+                str(d.chunk_count),
+                str(d.size_bytes),
+                ",".join(d.embedding_models),
+            ]
+            for d in docs[: args.limit]
+        ],
+    )
     if len(docs) > args.limit:
         print(f"... {len(docs) - args.limit} more (use --limit)")
-    return 0
+    return EXIT_OK
 
 
 def cmd_delete(args: argparse.Namespace) -> int:
-    """Delete documents by id."""
-    engine = _engine(args)
-    try:
+    """Delete documents (with their chunks) by id.
+
+    Prints ``deleted N document(s)``.
+
+    Returns:
+        0 when every id given was deleted, 1 when some did not exist in the collection.
+    """
+    with open_engine(args) as engine:
         deleted = engine.delete_documents(args.ids, args.collection)
-    finally:
-        engine.close()
     print(f"deleted {deleted} document(s)")
-    return 0 if deleted == len(set(args.ids)) else 1
+    return EXIT_OK if deleted == len(set(args.ids)) else EXIT_FAILED
 
 
 def cmd_reembed(args: argparse.Namespace) -> int:
-    """Re-embed chunks whose model differs from the configured one."""
-    engine = _engine(args)
-    try:
+    """Re-embed the chunks whose embedding model differs from the configured one.
+
+    Prints one line: stale chunks, how many were embedded anew and how many reused by chunk hash.
+
+    Returns:
+        0.
+    """
+    with open_engine(args) as engine:
         report = engine.reembed(args.collection)
-    finally:
-        engine.close()
     print(
         f"{report.collection}: {report.stale_chunks} stale chunks; {report.embedded} embedded with "
         f"{report.model}, {report.reused} reused by chunk hash"
     )
-    return 0
+    return EXIT_OK
 
 
 def cmd_db(args: argparse.Namespace) -> int:
-    """Where the database is, versions and counts."""
-    engine = _engine(args)
-    try:
+    """Show where the database is, its versions and its contents.
+
+    Prints location, PostgreSQL and pgvector versions, counts (chunks per embedding model) and the
+    applied migrations, or all of it as JSON with ``--json``.
+
+    Returns:
+        0.
+    """
+    with open_engine(args) as engine:
         status = engine.status()
-    finally:
-        engine.close()
     if args.json:
-        print(json.dumps(asdict(status)))
-        return 0
+        print_json(asdict(status))
+        return EXIT_OK
     print(f"database:   {status.location}")
     print(f"server:     PostgreSQL {status.server_version}, pgvector {status.pgvector_version}")
     print(
@@ -165,15 +164,12 @@ def cmd_db(args: argparse.Namespace) -> int:
     for model, count in status.chunks_by_model.items():
         print(f"            {count} chunks embedded with {model}")
     print(f"migrations: {', '.join(status.migrations)}")
-    return 0
+    return EXIT_OK
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The argument parser (every command documented in its help)."""
-    parser = argparse.ArgumentParser(prog="rag", description="Chat with your documents: engine commands.")
-    sub = parser.add_subparsers(dest="command", required=True)
-
-    p = sub.add_parser("ingest", help="ingest files and folders (recursive) into a collection")
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add ``ingest``, ``docs``, ``delete``, ``reembed`` and ``db`` to the ``rag`` parser's subcommands."""
+    p = subparsers.add_parser("ingest", help="ingest files and folders (recursive) into a collection")
     p.add_argument("paths", nargs="+", help="files or folders")
     p.add_argument("--collection", help="target collection (default RAG_COLLECTION or 'default')")
     p.add_argument("--chunk-size", type=int, help="max tokens per chunk (default RAG_CHUNK_SIZE)")
@@ -196,47 +192,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.set_defaults(func=cmd_ingest)
 
-    p = sub.add_parser("docs", help="list documents")
+    p = subparsers.add_parser("docs", help="list documents")
     p.add_argument("--collection")
     p.add_argument("--search", help="filter by title or source name")
     p.add_argument("--limit", type=int, default=50)
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_docs)
 
-    p = sub.add_parser("delete", help="delete documents by id (see `rag docs`)")
+    p = subparsers.add_parser("delete", help="delete documents by id (see `rag docs`)")
     p.add_argument("ids", nargs="+", type=int)
     p.add_argument("--collection")
     p.set_defaults(func=cmd_delete)
 
-    p = sub.add_parser("reembed", help="re-embed chunks made with another embedding model")
+    p = subparsers.add_parser("reembed", help="re-embed chunks made with another embedding model")
     p.add_argument("--collection")
     p.set_defaults(func=cmd_reembed)
 
-    p = sub.add_parser("db", help="where the database is, versions and counts")
+    p = subparsers.add_parser("db", help="where the database is, versions and counts")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_db)
-
-    from rag import cli_ask, cli_eval, cli_search
-
-    cli_search.add_commands(sub)
-    cli_ask.add_commands(sub)
-    cli_eval.add_commands(sub)
-    return parser
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``rag`` console script; returns the exit status."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    try:
-        return int(args.func(args) or 0)
-    except RagError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
-
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())

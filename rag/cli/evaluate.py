@@ -3,57 +3,50 @@
 from __future__ import annotations
 
 import argparse
-import json
-import sys
 from dataclasses import asdict
 from pathlib import Path
 
-
-def _table(title: str, header: list[str], rows: list[list[str]]) -> None:
-    from rich.console import Console
-    from rich.table import Table
-
-    table = Table(*header, title=title)
-    for row in rows:
-        table.add_row(*row)
-    Console().print(table)
+from rag.cli.common import EXIT_OK, fmt, open_engine, print_json, print_table, progress_bar
 
 
-def _fmt(value) -> str:
-    return "-" if value is None else f"{value:.4f}" if isinstance(value, float) else str(value)
+def _aggregates(result) -> dict:
+    """A retrieval mode's aggregate metrics, without the per-query values."""
+    return {k: v for k, v in asdict(result.metrics).items() if k != "per_query"}
 
 
 def cmd_eval_retrieval(args: argparse.Namespace) -> int:
-    """Ingest a BEIR dataset, run every mode, print/store nDCG@10, recall@10/100, MRR@10, latency."""
-    from tqdm import tqdm
+    """Evaluate retrieval on a BEIR dataset: ingest its corpus, run every mode, store one run per mode.
 
-    from rag.cli import _engine
+    Prints the collection and ingest counts, a note when rerank was skipped, a table of nDCG@10,
+    recall@10/100, MRR@10, queries per second and p50/p95 latency per mode (with the stored run ids),
+    and a table of latency per stage; with ``--json``, all of it as one JSON object. Progress bars go
+    to stderr when it is a terminal.
+
+    Returns:
+        0; 2 (with ``error:`` on stderr) for a bad dataset layout or a corpus that fails to ingest.
+    """
     from rag.evaluation.datasets import load_beir
     from rag.evaluation.retrieval_eval import evaluate_retrieval
     from rag.evaluation.runs import config_snapshot, store_run
 
-    engine = _engine(args)
     directory = Path(args.directory)
-    try:
-        bar = tqdm(desc="queries", file=sys.stderr, disable=not sys.stderr.isatty())
-        name, results, counts = evaluate_retrieval(
-            engine,
-            directory,
-            args.split,
-            modes=args.modes.split(","),
-            depth=args.depth,
-            collection=args.collection,
-            run_dir=Path(args.run_dir),
-            ingest_progress=lambda it: tqdm(
-                it, desc="ingest", unit="doc", file=sys.stderr, disable=not sys.stderr.isatty()
-            ),
-            on_query=lambda: bar.update(1),
-        )
-        bar.close()
+    with open_engine(args) as engine:
+        with progress_bar("queries") as bar:
+            name, results, counts = evaluate_retrieval(
+                engine,
+                directory,
+                args.split,
+                modes=args.modes.split(","),
+                depth=args.depth,
+                collection=args.collection,
+                run_dir=Path(args.run_dir),
+                ingest_progress=lambda it: progress_bar("ingest", unit="doc", iterable=it),
+                on_query=lambda: bar.update(1),
+            )
         queries = load_beir(directory, args.split).queries
         run_ids = {}
         for result in results:
-            metrics = {k: v for k, v in asdict(result.metrics).items() if k != "per_query"}
+            metrics = _aggregates(result)
             metrics["queries_per_s"] = result.queries_per_s
             metrics["latency_ms"] = {s: asdict(v) for s, v in result.latency.items()}
             run_ids[result.mode] = store_run(
@@ -71,55 +64,49 @@ def cmd_eval_retrieval(args: argparse.Namespace) -> int:
                 },
             )
         _, reranker = engine.reranker()
-    finally:
-        engine.close()
     if args.json:
-        print(
-            json.dumps(
-                {
-                    "collection": name,
-                    "ingest": counts,
-                    "runs": run_ids,
-                    "reranker": asdict(reranker),
-                    "results": [
-                        {
-                            "mode": r.mode,
-                            "run_file": str(r.run_path),
-                            "queries_per_s": r.queries_per_s,
-                            **{k: v for k, v in asdict(r.metrics).items() if k != "per_query"},
-                            "latency_ms": {s: asdict(v) for s, v in r.latency.items()},
-                        }
-                        for r in results
-                    ],
-                },
-                default=str,
-            )
+        print_json(
+            {
+                "collection": name,
+                "ingest": counts,
+                "runs": run_ids,
+                "reranker": asdict(reranker),
+                "results": [
+                    {
+                        "mode": r.mode,
+                        "run_file": str(r.run_path),
+                        "queries_per_s": r.queries_per_s,
+                        **_aggregates(r),
+                        "latency_ms": {s: asdict(v) for s, v in r.latency.items()},
+                    }
+                    for r in results
+                ],
+            }
         )
-        return 0
+        return EXIT_OK
     print(f"collection {name}: ingest {counts}")
     if not reranker.available:
         print(f"rerank skipped: {reranker.reason}")
-    _table(
-        f"{directory.name} ({args.split})",
+    print_table(
         ["run", "mode", "nDCG@10", "R@10", "R@100", "MRR@10", "q/s", "p50 ms", "p95 ms"],
         [
             [
                 str(run_ids[r.mode]),
                 r.mode,
-                _fmt(r.metrics.ndcg_at_10),
-                _fmt(r.metrics.recall_at_10),
-                _fmt(r.metrics.recall_at_100),
-                _fmt(r.metrics.mrr_at_10),
+                fmt(r.metrics.ndcg_at_10),
+                fmt(r.metrics.recall_at_10),
+                fmt(r.metrics.recall_at_100),
+                fmt(r.metrics.mrr_at_10),
                 f"{r.queries_per_s:.1f}",
                 f"{r.latency['total'].p50_ms:.1f}",
                 f"{r.latency['total'].p95_ms:.1f}",
             ]
             for r in results
         ],
+        title=f"{directory.name} ({args.split})",
     )
     stages = sorted({s for r in results for s in r.latency if s != "total"})
-    _table(
-        "latency per stage, p50 / p95 ms",
+    print_table(
         ["mode", *stages],
         [
             [
@@ -131,27 +118,34 @@ def cmd_eval_retrieval(args: argparse.Namespace) -> int:
             ]
             for r in results
         ],
+        title="latency per stage, p50 / p95 ms",
     )
-    return 0
+    return EXIT_OK
 
 
 def cmd_eval_answers(args: argparse.Namespace) -> int:
-    """Ask every question of a QA set and score citations, abstention and answer overlap."""
-    from tqdm import tqdm
+    """Evaluate answers on a QA set: ask every question (or a seeded sample) and store one run.
 
-    from rag.cli import _engine
-    from rag.evaluation.answers import score_answers, strip_markers, token_f1
-    from rag.evaluation.answers_eval import ingest_corpus, run_answers
+    Ingests ``corpus.jsonl`` first and, with ``--calibrate``, fits and stores the abstention threshold.
+    Prints the run id, collection and ingest counts, the calibrated threshold if any, and a table of
+    citation validity, gold citations, abstention precision/recall, answer F1, ROUGE-L, latency and
+    tokens; with ``--json``, run id, collection, ingest counts and metrics as one JSON object.
+
+    Returns:
+        0; 2 (with ``error:`` on stderr) for a bad dataset, a corpus that fails to ingest, or an LLM
+        failure.
+    """
+    from rag.evaluation.answers import question_scores, score_answers
+    from rag.evaluation.answers_eval import run_answers
+    from rag.evaluation.corpus import CORPUS_FILE, ingest_corpus
     from rag.evaluation.datasets import load_qa
     from rag.evaluation.runs import config_snapshot, store_run
 
-    engine = _engine(args)
     directory = Path(args.directory)
     name = args.collection or f"qa-{directory.resolve().name}"
-    try:
-        counts = ingest_corpus(engine, directory, name)
-        total = args.limit
-        with tqdm(total=total, desc="questions", file=sys.stderr, disable=not sys.stderr.isatty()) as bar:
+    with open_engine(args) as engine:
+        counts = ingest_corpus(engine, directory / CORPUS_FILE, name)
+        with progress_bar("questions", total=args.limit) as bar:
             run = run_answers(
                 engine,
                 directory,
@@ -166,24 +160,6 @@ def cmd_eval_answers(args: argparse.Namespace) -> int:
         metrics["threshold"] = run.threshold
         if run.calibration is not None:
             metrics["calibration"] = asdict(run.calibration)
-        per_query = {
-            r.question_id: {
-                "answerable": r.answerable,
-                "abstained": r.abstained,
-                "evidence": r.evidence,
-                "valid_citations": r.valid_citations,
-                "dangling_markers": r.dangling_markers,
-                "gold_cited": bool(r.gold_external_id) and r.gold_external_id in r.cited_external_ids,
-                "answer": r.answer_text[:500],
-                "answer_f1": max(
-                    (token_f1(strip_markers(r.answer_text), ref) for ref in r.references), default=None
-                )
-                if r.answerable and not r.abstained
-                else None,
-                "query": questions[r.question_id],
-            }
-            for r in run.records
-        }
         run_id = store_run(
             engine,
             kind="answers",
@@ -193,45 +169,45 @@ def cmd_eval_answers(args: argparse.Namespace) -> int:
             collection=name,
             config=config_snapshot(engine, limit=args.limit),
             metrics=metrics,
-            per_query=per_query,
+            per_query={
+                r.question_id: {**question_scores(r), "query": questions[r.question_id]} for r in run.records
+            },
         )
-    finally:
-        engine.close()
     if args.json:
-        print(
-            json.dumps({"run": run_id, "collection": name, "ingest": counts, "metrics": metrics}, default=str)
-        )
-        return 0
+        print_json({"run": run_id, "collection": name, "ingest": counts, "metrics": metrics})
+        return EXIT_OK
     print(f"run {run_id}: collection {name}: ingest {counts}")
     if run.calibration is not None:
         c = run.calibration
         print(
             f"calibrated abstention threshold {c.threshold:.4f} (balanced accuracy {c.balanced_accuracy:.3f} on {c.n} questions), stored for {name}"
         )
-    _table(
-        f"{directory.name}: {len(run.records)} questions, {engine.settings.llm_model}",
+    print_table(
         ["metric", "value"],
-        [[k, _fmt(v)] for k, v in metrics.items() if not isinstance(v, dict)],
+        [[k, fmt(v)] for k, v in metrics.items() if not isinstance(v, dict)],
+        title=f"{directory.name}: {len(run.records)} questions, {engine.settings.llm_model}",
     )
-    return 0
+    return EXIT_OK
 
 
 def cmd_eval_runs(args: argparse.Namespace) -> int:
-    """List stored evaluation runs."""
-    from rag.cli import _engine
+    """List the stored evaluation runs, newest first.
+
+    Prints a table: id, time, kind, dataset, split, mode and two key metrics per kind (nDCG@10 and
+    recall@100 for retrieval; balanced abstention accuracy and citation validity for answers).
+
+    Returns:
+        0.
+    """
     from rag.evaluation.runs import list_runs
 
-    engine = _engine(args)
-    try:
+    with open_engine(args) as engine:
         runs = list_runs(engine, args.limit)
-    finally:
-        engine.close()
     key = {
         "retrieval": ["ndcg_at_10", "recall_at_100"],
         "answers": ["abstention_balanced_accuracy", "citation_validity"],
     }
-    _table(
-        "evaluation runs",
+    print_table(
         ["id", "when", "kind", "dataset", "split", "mode", "metrics"],
         [
             [
@@ -241,34 +217,38 @@ def cmd_eval_runs(args: argparse.Namespace) -> int:
                 r.dataset,
                 r.split,
                 r.mode,
-                ", ".join(f"{m} {_fmt(r.metrics.get(m))}" for m in key[r.kind]),
+                ", ".join(f"{m} {fmt(r.metrics.get(m))}" for m in key[r.kind]),
             ]
             for r in runs
         ],
+        title="evaluation runs",
     )
-    return 0
+    return EXIT_OK
 
 
 def cmd_eval_compare(args: argparse.Namespace) -> int:
-    """Per-metric deltas and per-query wins/losses of run B against run A."""
-    from rag.cli import _engine
+    """Compare stored run B against run A.
+
+    Prints a table of each metric in A and B with the difference B - A, the per-query wins, losses
+    and ties of B, and the five biggest wins and losses; with ``--json``, the comparison as JSON.
+
+    Returns:
+        0; 2 (with ``error:`` on stderr) when a run does not exist.
+    """
     from rag.evaluation.runs import compare_runs, get_run
 
-    engine = _engine(args)
-    try:
+    with open_engine(args) as engine:
         comparison = compare_runs(get_run(engine, args.run_a), get_run(engine, args.run_b), args.metric)
-    finally:
-        engine.close()
     if args.json:
-        print(json.dumps(asdict(comparison), default=str))
-        return 0
-    _table(
-        f"run {args.run_b} vs run {args.run_a}",
+        print_json(asdict(comparison))
+        return EXIT_OK
+    print_table(
         ["metric", f"A ({args.run_a})", f"B ({args.run_b})", "B - A"],
         [
-            [d.metric, _fmt(d.a), _fmt(d.b), "-" if d.delta is None else f"{d.delta:+.4f}"]
+            [d.metric, fmt(d.a), fmt(d.b), "-" if d.delta is None else f"{d.delta:+.4f}"]
             for d in comparison.deltas
         ],
+        title=f"run {args.run_b} vs run {args.run_a}",
     )
     print(
         f"per query ({comparison.per_query_metric}): B wins {len(comparison.wins)}, loses {len(comparison.losses)}, ties {comparison.ties}"
@@ -276,12 +256,14 @@ def cmd_eval_compare(args: argparse.Namespace) -> int:
     for label, items in (("biggest wins", comparison.wins[:5]), ("biggest losses", comparison.losses[:5])):
         if items:
             print(f"  {label}: " + ", ".join(f"{q} {a:.3f}->{b:.3f}" for q, a, b in items))
-    return 0
+    return EXIT_OK
 
 
-def add_commands(sub) -> None:
-    """Register ``eval`` with its subcommands."""
-    p = sub.add_parser("eval", help="evaluate retrieval (BEIR) or answers (QA set); compare stored runs")
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add ``eval`` with its subcommands ``retrieval``, ``answers``, ``runs`` and ``compare``."""
+    p = subparsers.add_parser(
+        "eval", help="evaluate retrieval (BEIR) or answers (QA set); compare stored runs"
+    )
     esub = p.add_subparsers(dest="eval_command", required=True)
 
     r = esub.add_parser(

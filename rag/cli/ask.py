@@ -3,19 +3,25 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 
-from rag.retrieval import MODES
+from rag.cli.common import EXIT_OK, MODES, open_engine, print_json
 
 
 def cmd_ask(args: argparse.Namespace) -> int:
-    """Stream the answer, then list its sources with pages (or the closest passages when declining)."""
-    from rag.chat import ask
-    from rag.cli import _engine
+    """Answer a question from the collection's documents, with citations.
 
-    engine = _engine(args)
-    try:
+    Streams the answer to stdout, then lists the cited sources with their pages; when the engine
+    declines (too little evidence), the closest passages instead, and a warning for an answer that
+    cites nothing. The model, tokens, cost and latency go to stderr. With ``--json``, prints only the
+    answer with its full trace as JSON.
+
+    Returns:
+        0; 2 (with ``error:`` on stderr) when retrieval or the LLM fails.
+    """
+    from rag.chat import ask
+
+    with open_engine(args) as engine:
         params = engine.default_params(mode=args.mode) if args.mode else None
         stream = ask(
             engine, args.question, collection=args.collection, params=params, max_tokens=args.max_tokens
@@ -24,12 +30,10 @@ def cmd_ask(args: argparse.Namespace) -> int:
             if not args.json:
                 print(delta, end="", flush=True)
         answer = stream.answer
-    finally:
-        engine.close()
     assert answer is not None
     if args.json:
-        print(json.dumps(answer.to_dict(), default=str))
-        return 0
+        print_json(answer.to_dict())
+        return EXIT_OK
     print()
     trace = answer.trace
     if trace is not None and trace.requested_mode == "rerank" and not trace.reranked:
@@ -50,12 +54,12 @@ def cmd_ask(args: argparse.Namespace) -> int:
     tokens = f"{answer.prompt_tokens}+{answer.completion_tokens} tokens"
     cost = f", ${answer.cost_usd:.5f}" if answer.cost_usd is not None else ""
     print(f"\n{answer.model}: {tokens}{cost}, {answer.timings_ms.get('total', 0):.0f} ms", file=sys.stderr)
-    return 0
+    return EXIT_OK
 
 
-def add_commands(sub) -> None:
-    """Register ``ask`` on the main parser's subparsers."""
-    p = sub.add_parser("ask", help="answer a question from your documents, with citations")
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add ``ask`` to the ``rag`` parser's subcommands."""
+    p = subparsers.add_parser("ask", help="answer a question from your documents, with citations")
     p.add_argument("question")
     p.add_argument("--collection")
     p.add_argument("--mode", choices=MODES, help="retrieval mode")
