@@ -12,8 +12,8 @@ def cmd_ask(args: argparse.Namespace) -> int:
     """Answer a question from the collection's documents, with citations.
 
     Streams the answer to stdout, then lists the cited sources with their pages; when the engine
-    declines (too little evidence), the closest passages instead, and a warning for an answer that
-    cites nothing. The model, tokens, cost and latency go to stderr. With ``--json``, prints only the
+    declines (too little evidence), the closest passages instead. When the model's answer fails
+    verification (``rag.verification``), says why and prints the quoted passages that replace it. The model, tokens, cost and latency go to stderr. With ``--json``, prints only the
     answer with its full trace as JSON.
 
     Returns:
@@ -44,6 +44,11 @@ def cmd_ask(args: argparse.Namespace) -> int:
         shown = answer.sources[:3]
     else:
         shown = answer.citations
+        if answer.extractive:
+            print(f"\nnot verified: {'; '.join(answer.problems)}. What your documents say:\n")
+            print(answer.text)
+        elif answer.standalone_question != answer.question.strip():
+            print(f"(searched as: {answer.standalone_question})")
         if answer.uncited:
             print("\nwarning: this answer cites no source; treat it as unsupported.")
         if answer.dangling_markers:
