@@ -81,6 +81,12 @@ def repo(request, tmp_path_factory):
     return build_repo(tmp_path_factory.mktemp("repo") / request.param, request.param)
 
 
+@pytest.fixture(scope="module")
+def hub_layout_repo(tmp_path_factory):
+    """The layout of the real cross-encoder/ms-marco-MiniLM-L-6-v2 (for the slower end-to-end run)."""
+    return build_repo(tmp_path_factory.mktemp("hub-layout") / "transformers", "transformers")
+
+
 def expected_files(root: Path) -> set[str]:
     files = {str(p.relative_to(root)) for p in root.rglob("*") if p.is_file()}
     return files - set(DECOYS) - {"pytorch_model.bin"}
@@ -145,29 +151,37 @@ def test_pull_goes_online_although_hf_hub_offline_is_set(repo, tmp_path, monkeyp
     assert constants.HF_HUB_OFFLINE is True  # restored for everything else
 
 
-def test_pull_in_a_fresh_process_uses_hf_endpoint_and_hf_home(repo, tmp_path):
-    """What ``rag models pull`` does: HF_ENDPOINT and HF_HUB_OFFLINE=1 are read when the library loads."""
+def test_pull_in_a_fresh_process_then_the_engine_loads_it_offline(hub_layout_repo, tmp_path):
+    """``rag models pull`` then a search: HF_ENDPOINT and HF_HUB_OFFLINE=1 are read as the library loads,
+    and ``rag.rerank.load_reranker`` (local files only) finds the pulled model in the default cache."""
+    from rag.rerank import load_reranker
+
+    query, passages = PAIRS[0][0], [p for _, p in PAIRS]
     code = (
-        "import json; from rag.model_download import pull_model; "
+        "import json; from rag.model_download import pull_model; from rag.rerank import load_reranker; "
         f"r = pull_model({NAME!r}, progress=lambda d, t: None); "
-        "print(json.dumps({'path': str(r.path), 'bytes': r.downloaded_bytes}))"
+        f"reranker, status = load_reranker({NAME!r}); "
+        f"scores = reranker.score({query!r}, {passages!r}).tolist() if reranker else None; "
+        "print(json.dumps({'path': str(r.path), 'bytes': r.downloaded_bytes, 'reason': status.reason, 'scores': scores}))"
     )
-    env = {
-        **os.environ,
-        "HF_ENDPOINT": "",
+    env = {k: v for k, v in os.environ.items() if k not in ("HF_HUB_CACHE", "HUGGINGFACE_HUB_CACHE")}
+    env |= {
         "HF_HOME": str(tmp_path / "hf-home"),
         "HF_HUB_OFFLINE": "1",
-        "PYTHONPATH": str(Path(__file__).resolve().parents[1]),
+        "PYTHONPATH": str(Path(__file__).parents[1]),
     }
-    with FakeHub({NAME: repo[0]}) as hub:
+    with FakeHub({NAME: hub_layout_repo[0]}) as hub:
         env["HF_ENDPOINT"] = hub.url
         done = subprocess.run(
-            [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120
+            [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300
         )
         assert done.returncode == 0, done.stderr
         assert hub.file_gets()  # the files came from this server, not from huggingface.co
     out = json.loads(done.stdout.strip().splitlines()[-1])
     assert Path(out["path"]).is_relative_to(tmp_path / "hf-home" / "hub") and out["bytes"] > 0
+    assert out["scores"] is not None, out["reason"]
+    original, _ = load_reranker(str(hub_layout_repo[0]))
+    np.testing.assert_allclose(out["scores"], original.score(query, passages), rtol=1e-5, atol=1e-6)
 
 
 def test_no_network_raises_with_the_fix_and_availability_says_so(tmp_path, monkeypatch):
