@@ -61,3 +61,11 @@ class NotFound(RagError):
 
 class LLMError(RagError):
     """The language model call failed (authentication, rate limit, timeout, missing local model)."""
+
+
+class ModelDownloadError(RagError):
+    """A model cannot be downloaded (no network, unknown or gated repository, disk full...).
+
+    The message says what to do, e.g. run ``rag models pull`` where there is network access, or copy
+    the model directory and point the setting (``RAG_RERANKER_MODEL``) at it.
+    """
