@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from fake_servers import FakeOllama, free_port
 
-from rag import llm_check
-from rag import model_catalog as catalog
+from rag.catalog import check as llm_check
+from rag.catalog import llms as catalog
 from rag.config import Settings
 from rag.errors import ConfigError
 

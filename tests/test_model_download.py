@@ -17,9 +17,9 @@ import numpy as np
 import pytest
 from fake_servers import FakeHub, free_port
 
+from rag.catalog.download import PULL_FIX, pull_model, reranker_availability
 from rag.config import DEFAULT_RERANKER_MODEL
 from rag.errors import ModelDownloadError
-from rag.model_download import PULL_FIX, pull_model, reranker_availability
 
 NAME = DEFAULT_RERANKER_MODEL
 PAIRS = [("which animal guards the farm", "the dog guards the farm at night"), ("which animal", "the cat")]
@@ -158,7 +158,7 @@ def test_pull_in_a_fresh_process_then_the_engine_loads_it_offline(hub_layout_rep
 
     query, passages = PAIRS[0][0], [p for _, p in PAIRS]
     code = (
-        "import json; from rag.model_download import pull_model; from rag.rerank import load_reranker; "
+        "import json; from rag.catalog.download import pull_model; from rag.rerank import load_reranker; "
         f"r = pull_model({NAME!r}, progress=lambda d, t: None); "
         f"reranker, status = load_reranker({NAME!r}); "
         f"scores = reranker.score({query!r}, {passages!r}).tolist() if reranker else None; "

@@ -10,7 +10,7 @@ without any network access, whether the model is there and what to do if not.
 
 ``huggingface_hub`` reads ``HF_ENDPOINT`` (mirrors) and ``HF_HUB_OFFLINE`` once, at import, into
 ``huggingface_hub.constants``. An explicit pull is the user asking for the network, so it runs inside
-:func:`rag.hub.hub_network_allowed`, which lifts the offline flag on that constant for the duration
+:func:`rag.catalog.hub.hub_network_allowed`, which lifts the offline flag on that constant for the duration
 (changing the environment variable would have no effect once the library is imported).
 """
 
@@ -23,9 +23,16 @@ from fnmatch import fnmatch
 from pathlib import Path
 from typing import Any
 
+from rag.catalog.hub import (
+    causes,
+    hub_network_allowed,
+    hub_offline,
+    is_unreachable,
+    reporting_bar,
+    run_with_progress,
+)
 from rag.config import DEFAULT_RERANKER_MODEL
 from rag.errors import ConfigError, ModelDownloadError
-from rag.hub import causes, hub_network_allowed, hub_offline, is_unreachable, reporting_bar, run_with_progress
 
 ProgressCallback = Callable[[int, "int | None"], None]
 """``progress(downloaded_bytes, total_bytes)``; ``total_bytes`` is ``None`` when the Hub gave no sizes."""
@@ -127,7 +134,7 @@ def pull_model(
     """Download the files a CrossEncoder needs from the Hugging Face Hub into the local cache.
 
     Network access is allowed for this call even when ``HF_HUB_OFFLINE=1`` (see
-    :func:`rag.hub.hub_network_allowed`). The files are listed first (``snapshot_download(dry_run=True)``) so
+    :func:`rag.catalog.hub.hub_network_allowed`). The files are listed first (``snapshot_download(dry_run=True)``) so
     the total size is known before the first byte; then ``snapshot_download`` fetches them in worker
     threads while this thread calls ``progress`` (so a Streamlit progress bar can be updated from it).
     Files already cached are not fetched again, so a pull can be repeated or resumed.

@@ -90,7 +90,7 @@ def _explain(exc: Exception, model: str, to_llm_error: Callable[[BaseException, 
 
     LiteLLM 1.100.5 reports a missing OpenAI key as an internal server error, which hides the cause.
     """
-    from rag.llm_keys import check_llm_keys
+    from rag.catalog.keys import check_llm_keys
 
     message = str(to_llm_error(exc, model))
     keys = check_llm_keys(model, secret_names=())

@@ -8,12 +8,12 @@ connecting a capable model is a pick from a list rather than a hunt for environm
   ``RAG_GGUF_DIRS`` (``os.pathsep``-separated);
 * ``ollama_chat/<name>`` for every model of the Ollama server at ``OLLAMA_API_BASE`` (default
   ``http://localhost:11434``), listed with ``GET /api/tags`` (Ollama API docs, "List models"); see
-  :mod:`rag.ollama`;
+  :mod:`rag.catalog.ollama`;
 * a few LiteLLM API models (and the configured one), each with whether its provider's key is set
   (:func:`check_llm_keys`, after ``litellm.validate_environment``).
 
 Nothing here raises for an unreachable server or a missing key: the answer says so instead.
-:func:`test_llm` (from :mod:`rag.llm_check`) then tries one choice with a one-line completion.
+:func:`test_llm` (from :mod:`rag.catalog.check`) then tries one choice with a one-line completion.
 Remembering the pick per installation is the database layer's job.
 """
 
@@ -26,10 +26,10 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
+from rag.catalog.check import LLMTestResult, test_llm
+from rag.catalog.keys import SECRETS_FILES, KeyCheck, check_llm_keys, read_secret_names
+from rag.catalog.ollama import OllamaModel, list_ollama_models
 from rag.errors import ConfigError
-from rag.llm_check import LLMTestResult, test_llm
-from rag.llm_keys import SECRETS_FILES, KeyCheck, check_llm_keys, read_secret_names
-from rag.ollama import OllamaModel, list_ollama_models
 
 if TYPE_CHECKING:
     from rag.config import Settings
