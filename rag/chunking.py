@@ -15,6 +15,7 @@ Character offsets refer to :func:`full_text` (sections joined with ``"\n\n"``):
 from __future__ import annotations
 
 import bisect
+import functools
 import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -326,9 +327,9 @@ def _split_by_tokens(
             spans.append((start, end))
             break
         word_ends = [i for i in range(start + 1, end) if text[i].isspace() and not text[i - 1].isspace()]
-        cut = _last_fitting(word_ends, lambda b, a=start: fits(a, b))
+        cut = _last_fitting(word_ends, functools.partial(fits, start))
         if cut is None:  # the first word alone is too long: cut inside it
-            cut = _last_fitting(list(range(start + 1, end)), lambda b, a=start: fits(a, b)) or start + 1
+            cut = _last_fitting(list(range(start + 1, end)), functools.partial(fits, start)) or start + 1
         spans.append(_strip_span(text, start, cut))
         start, end = _strip_span(text, cut, end)
     return spans
@@ -369,10 +370,11 @@ def _truncate(text: str, max_tokens: int, meter: _Meter, keep_end: bool = False)
         return ELLIPSIS + joiner + kept if keep_end else kept + joiner + ELLIPSIS
 
     for units, joiner in ((text.split(" "), " "), (list(text), "")):
-        best = _last_fitting(
-            list(range(1, len(units))),
-            lambda k, u=units, j=joiner: meter.length(shortened(u, k, j)) <= max_tokens,
-        )
+
+        def fits(k: int, units: list[str] = units, joiner: str = joiner) -> bool:
+            return meter.length(shortened(units, k, joiner)) <= max_tokens
+
+        best = _last_fitting(list(range(1, len(units))), fits)
         if best is not None:
             return shortened(units, best, joiner)
     return ELLIPSIS if meter.length(ELLIPSIS) <= max_tokens else ""

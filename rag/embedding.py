@@ -129,7 +129,7 @@ class SentenceTransformerEmbedder:
                 "use a sentence-transformers text model such as all-MiniLM-L6-v2"
             )
         self.dimension = int(dimension)
-        self.max_tokens = int(model.max_seq_length)
+        self.max_tokens = int(model.max_seq_length or 0)
         self._tokens, self._count = _token_functions(tokenizer)
         # Per-instance cache: the splitter measures the same pieces of text several times.
         self._cached_tokens = functools.lru_cache(maxsize=_TOKENIZE_CACHE_SIZE)(self._tokens)
@@ -404,9 +404,9 @@ def load_embedder(name: str) -> Embedder:
 
     try:
         if Path(path).is_dir():
-            model = SentenceTransformer(path, device="cpu")
+            loaded = SentenceTransformer(path, device="cpu")
         else:
-            model = SentenceTransformer(path, device="cpu", local_files_only=True)
+            loaded = SentenceTransformer(path, device="cpu", local_files_only=True)
     except (OSError, ValueError) as exc:
         raise ModelNotAvailable(
             f"embedding model {name!r} is not available offline: nothing is downloaded at run time. "
@@ -416,4 +416,4 @@ def load_embedder(name: str) -> Embedder:
             f"({type(exc).__name__}: {exc})"
         ) from exc
     stored_name = DEFAULT_MODEL_NAME if _is_packaged_default(name) else name
-    return SentenceTransformerEmbedder(model, name=stored_name)
+    return SentenceTransformerEmbedder(loaded, name=stored_name)

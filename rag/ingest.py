@@ -10,6 +10,7 @@ one per transaction so that one bad document never takes the others down.
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -115,7 +116,7 @@ class Ingestor:
     def ingest_paths(self, paths: Iterable[Path]) -> Iterator[IngestResult]:
         """Ingest files and folders (recursively); yield one result per document or failed file."""
         return self.ingest_sources(
-            (path.name, lambda p=path: load_path(p, self.load_options)) for path in iter_files(paths)
+            (path.name, functools.partial(load_path, path, self.load_options)) for path in iter_files(paths)
         )
 
     def ingest_bytes(self, data: bytes, filename: str) -> list[IngestResult]:

@@ -151,7 +151,7 @@ def reporting_bar(report: Callable[[int], None]) -> type:
     lock = threading.Lock()
     counts: dict[int, float] = {}
 
-    class _Reporter(tqdm):  # type: ignore[misc, valid-type]
+    class _Reporter(tqdm):
         def __init__(self, *args: Any, **kwargs: Any) -> None:
             self._bytes = kwargs.get("unit") == "B"
             kwargs["disable"] = True  # never draw; the caller shows progress its own way

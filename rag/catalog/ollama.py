@@ -14,6 +14,7 @@ import os
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
+from typing import Any
 
 DEFAULT_OLLAMA_API_BASE = "http://localhost:11434"
 """Where ``ollama serve`` listens by default; ``OLLAMA_API_BASE`` (LiteLLM's variable) overrides it."""
@@ -95,7 +96,8 @@ def _parse(entry: object) -> OllamaModel | None:
     """One ``/api/tags`` entry, or ``None`` when it has no usable name."""
     if not isinstance(entry, dict) or not isinstance(entry.get("name"), str) or not entry["name"]:
         return None
-    details = entry.get("details") if isinstance(entry.get("details"), dict) else {}
+    raw_details = entry.get("details")
+    details: dict[str, Any] = raw_details if isinstance(raw_details, dict) else {}
     size = entry.get("size")
     return OllamaModel(
         name=entry["name"],

@@ -84,9 +84,7 @@ def search_batch(engine, params, args: argparse.Namespace) -> int:
             "queries": len(queries),
             "mode": mode,
             "queries_per_s": round(len(queries) / wall, 1) if wall else None,
-            "latency_ms": {
-                s: {"p50": round(v.p50_ms, 2), "p95": round(v.p95_ms, 2)} for s, v in latency.items()
-            },
+            "latency_ms": {s: {"p50": _round(v.p50_ms), "p95": _round(v.p95_ms)} for s, v in latency.items()},
         }
     )
     return EXIT_OK
@@ -106,3 +104,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--run", help="TREC run file to write (batch mode)")
     p.add_argument("--depth", type=int, default=100, help="documents per query in the run (default 100)")
     p.set_defaults(func=cmd_search)
+
+
+def _round(ms: float | None) -> float | None:
+    """Milliseconds to 2 decimals; ``None`` (no samples) stays ``None``."""
+    return None if ms is None else round(ms, 2)

@@ -112,7 +112,23 @@ def list_documents(
     rows = conn.execute(
         LIST_DOCUMENTS, {"collection": collection, "pattern": like_pattern(search) if search else None}
     ).fetchall()
-    return [DocumentInfo(*r[:8], tuple(r[8]), *r[9:]) for r in rows]
+    return [
+        DocumentInfo(
+            id=r[0],
+            collection=r[1],
+            title=r[2],
+            source_name=r[3],
+            media_type=r[4],
+            size_bytes=r[5],
+            page_count=r[6],
+            chunk_count=r[7],
+            embedding_models=tuple(r[8]),
+            external_id=r[9],
+            created_at=r[10],
+            updated_at=r[11],
+        )
+        for r in rows
+    ]
 
 
 def list_chunks(conn: psycopg.Connection, document_id: int) -> list[ChunkInfo]:
@@ -143,4 +159,14 @@ def database_status(conn: psycopg.Connection, location: str, embedded: bool) -> 
     counts = conn.execute(TABLE_COUNTS).fetchone() or (0, 0, 0)
     by_model = {name: int(n) for name, n in conn.execute(CHUNKS_BY_MODEL).fetchall()}
     migrations = [r[0] for r in conn.execute(MIGRATION_NAMES)]
-    return DatabaseStatus(location, embedded, server_version, pgvector_version, *counts, by_model, migrations)
+    return DatabaseStatus(
+        location=location,
+        embedded=embedded,
+        server_version=server_version,
+        pgvector_version=pgvector_version,
+        collections=int(counts[0]),
+        documents=int(counts[1]),
+        chunks=int(counts[2]),
+        chunks_by_model=by_model,
+        migrations=migrations,
+    )

@@ -207,7 +207,7 @@ def migrate(conn: psycopg.Connection, migrations: Sequence[Migration] = MIGRATIO
             if migration.id in done:
                 continue
             with conn.transaction():
-                conn.execute(migration.sql)  # type: ignore[arg-type]  # our own constant DDL
+                conn.execute(migration.sql.encode())  # our own constant DDL, run as one script
                 conn.execute(
                     "INSERT INTO schema_migrations (id, name) VALUES (%(id)s, %(name)s)",
                     {"id": migration.id, "name": migration.name},

@@ -81,6 +81,7 @@ def run_answers(
         for _ in stream:
             pass
         answer = stream.answer
+        assert answer is not None  # set once the stream is exhausted
         records.append(
             AnswerRecord(
                 question_id=item.id,
