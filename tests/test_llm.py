@@ -20,6 +20,8 @@ import pytest
 from rag import llm
 from rag.errors import LLMError
 from rag.llm import ChatResult, ChatStream, chat, register_local_provider, resolve_local_model, stream_chat
+from rag.llm import local as llm_local
+from rag.llm.usage import cost
 from rag.prompting import PromptSource, build_messages, parse_citations
 
 MESSAGES = [{"role": "user", "content": "What colour is the sky?"}]
@@ -112,7 +114,7 @@ def test_stream_without_usage_counts_tokens_and_prices_known_models(
 
 @pytest.mark.parametrize("model", ["local/smollm2", "no-such-provider/model-x", "ollama/llama3.2"])
 def test_cost_is_none_or_zero_for_unpriced_models(model: str) -> None:
-    assert llm._cost(model, 1000, 1000) in (None, 0.0)
+    assert cost(model, 1000, 1000) in (None, 0.0)
 
 
 def test_register_local_provider_is_idempotent_and_keeps_other_providers(
@@ -298,7 +300,9 @@ def fake_local(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[str, Fa
     path.write_bytes(b"GGUF")
     fake = FakeLlama(["Panels", " use", " sunlight", " [1]", "."])
     lock = threading.Lock()
-    monkeypatch.setattr(llm, "_load_llama", lambda p: (fake, lock) if p == path.resolve() else pytest.fail(p))
+    monkeypatch.setattr(
+        llm_local, "_load_llama", lambda p: (fake, lock) if p == path.resolve() else pytest.fail(p)
+    )
     return f"local/{path}", fake
 
 
@@ -339,7 +343,7 @@ def test_closing_a_local_stream_early_releases_the_model_lock(
     path = tmp_path / "fake.gguf"
     path.write_bytes(b"GGUF")
     lock = threading.Lock()
-    monkeypatch.setattr(llm, "_load_llama", lambda p: (FakeLlama(["a", "b", "c"]), lock))
+    monkeypatch.setattr(llm_local, "_load_llama", lambda p: (FakeLlama(["a", "b", "c"]), lock))
     stream = stream_chat(f"local/{path}", MESSAGES)
     assert next(stream) == "a"
     assert lock.locked()
