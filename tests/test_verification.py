@@ -9,6 +9,7 @@ from rag.verification import (
     degenerate_problem,
     echo_problem,
     extractive_answer,
+    literal_symbols,
     split_sentences,
     terms,
     verify_answer,
@@ -90,3 +91,13 @@ def test_rewrite_must_keep_the_subject(embedder):
     )
     assert not changed.rewritten and changed.query == "How does a BRIN index work?"
     assert changed.reason == "the rewrite dropped: brin, index, work"
+
+
+def test_literal_symbols_pick_the_sentence_with_the_option(embedder):
+    passages = [
+        "The apt-get command installs and removes packages from the Debian archive and keeps the "
+        "package lists up to date. The -s option makes apt-get simulate the actions without changing the system."
+    ]
+    question = "What does the -s flag of apt-get do?"
+    assert literal_symbols(question) == ["-s"]
+    assert "simulate" in extractive_answer(question, passages, embedder, 1)
