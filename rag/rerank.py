@@ -81,8 +81,7 @@ def load_reranker(name: str, max_length: int = 512) -> tuple[Reranker | None, Re
         model = CrossEncoder(source, device="cpu", max_length=max_length, local_files_only=not local.exists())
     except Exception as exc:  # any failure means: not available here
         # One line: it is shown after "reranking skipped" in the CLI and on the Settings page.
-        reason = (
-            f"failed to load ({type(exc).__name__}: {str(exc).splitlines()[0][:160] if str(exc) else '-'})"
-        )
+        detail = str(exc).splitlines()[0][:120] if str(exc) else "-"
+        reason = f"failed to load ({type(exc).__name__}: {detail}); check RAG_RERANKER_MODEL"
         return None, RerankerStatus(name=name, available=False, reason=reason)
     return Reranker(name=name, model=model, max_length=max_length), RerankerStatus(name=name, available=True)
