@@ -168,6 +168,10 @@ class Engine:
                 self._reranker, self._reranker_status = self._load_reranker()
             return self._reranker, self._reranker_status
 
+    def loaded_reranker_status(self) -> RerankerStatus | None:
+        """The reranker's status if :meth:`reranker` ran already, else ``None`` (never loads it)."""
+        return self._reranker_status
+
     def _load_reranker(self) -> tuple[Reranker | None, RerankerStatus]:
         name = self.settings.reranker_model
         if not name:
