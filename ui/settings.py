@@ -71,7 +71,7 @@ def render_reranker(engine: Engine) -> None:
         st.caption(f"{availability.message}. To turn it on: {availability.fix}.")
         return
     st.markdown(f"**Reranker: off**, not downloaded (`{name}`)")
-    st.caption(availability.message)
+    st.caption(f"{availability.message}. **Download** fetches it from the Hugging Face Hub now.")
     size = KNOWN_SIZES_MB.get(name)
     label = f"Download ({size} MB)" if size else "Download"
     if st.button(label, key="settings-reranker-download", icon=":material/download:", type="primary"):
@@ -141,7 +141,10 @@ def render_llm(engine: Engine, mock_response: str | None = None) -> None:
             "`RAG_LLM_MODEL` is set in the environment: it wins over the model chosen here until it is unset.",
             icon=":material/info:",
         )
-    refresh = st.button("Refresh the list", key="settings-llm-refresh", icon=":material/refresh:")
+    # Tertiary and above the list: it re-asks Ollama, rarely needed, so it stays out of the way.
+    refresh = st.button(
+        "Refresh the list", key="settings-llm-refresh", icon=":material/refresh:", type="tertiary"
+    )
     listing = catalog(engine, refresh)
     order = list(SOURCE_NAMES)
     choices = sorted(
