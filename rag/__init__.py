@@ -9,6 +9,7 @@ Pattern: RAGLite's ``src/raglite/__init__.py`` and simonw/llm's ``__all__``.
 """
 
 from rag.answer import Answer, AnswerStream, Citation
+from rag.catalog import LLMCatalog, LLMChoice, LLMTestResult, ModelAvailability, PullResult
 from rag.chat import StoredMessage
 from rag.config import Settings
 from rag.db.collections import Collection
@@ -27,6 +28,7 @@ from rag.errors import (
     FileTooLarge,
     LLMError,
     LoaderError,
+    ModelDownloadError,
     ModelNotAvailable,
     NoExtractableText,
     NotFound,
@@ -73,13 +75,19 @@ __all__ = [
     "Filters",
     "IngestProgress",
     "IngestResult",
+    "LLMCatalog",
+    "LLMChoice",
     "LLMError",
+    "LLMTestResult",
     "LoadOptions",
     "LoaderError",
     "MetricDelta",
+    "ModelAvailability",
+    "ModelDownloadError",
     "ModelNotAvailable",
     "NoExtractableText",
     "NotFound",
+    "PullResult",
     "RagError",
     "ReembedReport",
     "RerankerStatus",

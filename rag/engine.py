@@ -9,12 +9,24 @@ public surface of the engine, hence over 400 lines: each method is a docstring a
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
 from rag.answer import AnswerStream, build_answer_messages
+from rag.catalog import (
+    LLMCatalog,
+    LLMTestResult,
+    ModelAvailability,
+    PullResult,
+    list_llm_choices,
+    pull_model,
+    reranker_availability,
+    test_llm,
+)
+from rag.catalog.download import ProgressCallback as DownloadProgress
 from rag.chat import StoredMessage, ask
 from rag.config import Settings, set_in_environment
 from rag.db import Database
@@ -43,7 +55,7 @@ from rag.db.listing import (
 from rag.db.preferences import get_preferences, set_preference
 from rag.db.runs import StoredRun
 from rag.embedding import Embedder, load_embedder
-from rag.errors import ConfigError
+from rag.errors import ConfigError, ModelDownloadError
 from rag.ingest import Ingestor, ProgressCallback
 from rag.loaders import LoadOptions
 from rag.models import Candidate
@@ -53,6 +65,17 @@ from rag.uploads import ChunkPreview, FileOutcome, FileProgress, ingest_files, p
 
 LLM_PREFERENCE = "llm_model"
 """Key of the installation's chosen LLM in the ``preferences`` table."""
+
+RERANKER_NOT_DOWNLOADED = "not downloaded"
+"""Start of ``RerankerStatus.reason`` when the cross-encoder is not in the cache (the UI keys on it)."""
+
+PULL_HINT = "run `rag models pull` (or Download on the Settings page)"
+"""The short fix shown after a reranker status line."""
+
+
+def _is_hub_id(name: str) -> bool:
+    """``org/name`` or ``name``: something the Hub could have, not a path."""
+    return not name.startswith((".", "/", "~")) and name.count("/") <= 1
 
 
 @dataclass(frozen=True)
@@ -131,11 +154,114 @@ class Engine:
             return self._embedder
 
     def reranker(self) -> tuple[Reranker | None, RerankerStatus]:
-        """The cross-encoder (or None) and its status, loaded once."""
+        """The cross-encoder (or None) and its status, loaded once.
+
+        First use: when the model is not in the Hugging Face cache and the user turned Hub access on
+        (``HF_HUB_OFFLINE=0``), it is downloaded here (a ``tqdm`` bar on stderr; a missing network
+        fails within seconds). With the project's default ``HF_HUB_OFFLINE=1`` nothing is fetched on
+        its own: the status says ``not downloaded`` and how to fix it, and reranking is skipped. The
+        Settings page and ``rag models pull`` download with progress (:meth:`pull_reranker`).
+        Never raises for a missing model.
+        """
         with self._lock:
             if self._reranker_status is None:
-                self._reranker, self._reranker_status = load_reranker(self.settings.reranker_model)
+                self._reranker, self._reranker_status = self._load_reranker()
             return self._reranker, self._reranker_status
+
+    def loaded_reranker_status(self) -> RerankerStatus | None:
+        """The reranker's status if :meth:`reranker` ran already, else ``None`` (never loads it)."""
+        return self._reranker_status
+
+    def _load_reranker(self) -> tuple[Reranker | None, RerankerStatus]:
+        name = self.settings.reranker_model
+        if not name:
+            return load_reranker(name)  # the "disabled" status
+        from rag.embedding import offline_and_quiet
+
+        # Applies HF_HUB_OFFLINE's default first, so ``offline`` below means what the user chose.
+        offline_and_quiet()
+        availability = self.reranker_availability()
+        if not availability.present:
+            if availability.path is not None or not _is_hub_id(name):  # a bad directory: no download helps
+                return None, RerankerStatus(name, False, availability.message)
+            if availability.offline:
+                return None, RerankerStatus(name, False, f"{RERANKER_NOT_DOWNLOADED}: {PULL_HINT}")
+            try:  # the user allowed the network (HF_HUB_OFFLINE=0): first use downloads
+                self._pull(None)
+            except ModelDownloadError as exc:
+                return None, RerankerStatus(name, False, f"{RERANKER_NOT_DOWNLOADED}: {exc}")
+        return load_reranker(name)
+
+    def reranker_availability(self) -> ModelAvailability:
+        """Whether the configured reranker is on disk (no network access, no model load; milliseconds).
+
+        Returns:
+            A :class:`ModelAvailability`; ``message`` and ``fix`` can be shown as they are.
+        """
+        return reranker_availability(self.settings.reranker_model)
+
+    def pull_reranker(self, progress: DownloadProgress | None = None) -> PullResult:
+        """Download the configured reranker into the Hugging Face cache, then use it from the next search.
+
+        The network is allowed for this call even with ``HF_HUB_OFFLINE=1``; ``HF_ENDPOINT`` is read
+        now (a mirror set after start-up counts). After a successful pull the cached "unavailable"
+        status is forgotten, so the next :meth:`reranker` call loads the model.
+
+        Args:
+            progress: ``progress(downloaded_bytes, total_bytes)``, called on this thread after every
+                chunk (``total_bytes`` may be ``None``); default: a ``tqdm`` bar on stderr.
+
+        Returns:
+            A :class:`PullResult` (``already_present`` when nothing had to be fetched).
+
+        Raises:
+            ConfigError: reranking is disabled (``RAG_RERANKER_MODEL`` is empty).
+            ModelDownloadError: the Hub cannot be reached (within seconds), the repository is unknown
+                or holds no CrossEncoder; the message says what to do.
+        """
+        result = self._pull(progress)
+        with self._lock:
+            if self._reranker is None:
+                self._reranker_status = None
+        return result
+
+    def _pull(self, progress: DownloadProgress | None) -> PullResult:
+        endpoint = os.environ.get("HF_ENDPOINT") or None
+        return pull_model(self.settings.reranker_model, progress=progress, endpoint=endpoint)
+
+    def llm_choices(self, **options: Any) -> LLMCatalog:
+        """The language models this installation can use, the current one marked (Settings, ``rag models``).
+
+        Takes up to ``ollama_timeout_s`` (default 1.5 s) when no Ollama server answers at
+        ``OLLAMA_API_BASE``; never shows or returns a secret value, only key names.
+
+        Args:
+            **options: Passed to :func:`rag.catalog.list_llm_choices` (``extra_models``,
+                ``ollama_base``, ``ollama_timeout_s``, ``secrets_files``).
+
+        Returns:
+            An :class:`LLMCatalog`; an unreachable server or a missing key is in it, never raised.
+
+        Raises:
+            DatabaseError: the database (which holds the stored choice) cannot be opened.
+        """
+        self.db  # noqa: B018 - applies the installation's stored choice to ``settings`` first
+        return list_llm_choices(self.settings, **options)
+
+    def test_llm(
+        self, model: str | None = None, mock_response: str | None = None, timeout_s: float = 30.0
+    ) -> LLMTestResult:
+        """One short completion ("Reply with OK") to ``model`` (default: the current LLM), timed.
+
+        Args:
+            model: LiteLLM model string; default ``settings.llm_model``.
+            mock_response: Reply for LiteLLM's mock (no provider called; tests).
+            timeout_s: Seconds to wait for the provider.
+
+        Returns:
+            An :class:`LLMTestResult` with ``latency_ms``; a failure is a readable ``error``, not raised.
+        """
+        return test_llm(model or self.settings.llm_model, timeout_s, mock_response=mock_response)
 
     def close(self) -> None:
         """Close the pool (the embedded server stops when its last user exits)."""

@@ -80,10 +80,8 @@ def load_reranker(name: str, max_length: int = 512) -> tuple[Reranker | None, Re
         source = str(local) if local.exists() else name
         model = CrossEncoder(source, device="cpu", max_length=max_length, local_files_only=not local.exists())
     except Exception as exc:  # any failure means: not available here
-        reason = (
-            f"reranker {name!r} could not be loaded ({type(exc).__name__}); reranking is skipped. "
-            "To enable it, set RAG_RERANKER_MODEL to a local CrossEncoder directory, or download "
-            f"{name!r} into the Hugging Face cache on a machine with network access"
-        )
+        # One line: it is shown after "reranking skipped" in the CLI and on the Settings page.
+        detail = str(exc).splitlines()[0][:120] if str(exc) else "-"
+        reason = f"failed to load ({type(exc).__name__}: {detail}); check RAG_RERANKER_MODEL"
         return None, RerankerStatus(name=name, available=False, reason=reason)
     return Reranker(name=name, model=model, max_length=max_length), RerankerStatus(name=name, available=True)

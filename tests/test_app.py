@@ -107,6 +107,7 @@ def texts(elements) -> str:
         ("pages/upload.py", "Upload documents"),
         ("pages/corpus.py", "Corpus"),
         ("pages/inspector.py", "Inspector"),
+        ("pages/settings.py", "Settings"),
     ],
 )
 def test_every_page_renders_on_an_empty_collection(app_engine, path, title):
@@ -115,7 +116,9 @@ def test_every_page_renders_on_an_empty_collection(app_engine, path, title):
     assert not at.error
     sidebar = texts(at.sidebar.caption)
     assert "all-MiniLM-L6-v2" in sidebar
-    assert "Reranker** unavailable: reranking disabled" in sidebar
+    [reranker] = at.sidebar.get("page_link")  # one short line linking to Settings, detail in its tooltip
+    assert reranker.proto.label == "Reranker: off — disabled" and "RAG_RERANKER_MODEL" in reranker.proto.help
+    assert "reranking" not in sidebar
     assert "PostgreSQL" in sidebar and "pgvector" in sidebar
     assert at.sidebar.selectbox(key="collection").value == app_engine.settings.collection
 

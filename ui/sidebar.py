@@ -6,7 +6,14 @@ import streamlit as st
 
 from rag import Engine
 from ui.errors import guard
-from ui.state import COLLECTION_KEY, MOCK_ENV, active_collection, apply_collection_request, mock_response
+from ui.state import (
+    COLLECTION_KEY,
+    MOCK_ENV,
+    PAGE_SETTINGS,
+    active_collection,
+    apply_collection_request,
+    mock_response,
+)
 from ui.text import plural
 
 
@@ -50,15 +57,30 @@ def render_status(engine: Engine) -> None:
             _database(engine)
 
 
+def reranker_line(engine: Engine) -> tuple[str, str]:
+    """The reranker in a few words and the detail for its tooltip, without loading the model.
+
+    Returns:
+        ``("Reranker: on", detail)``, ``("Reranker: off — not downloaded", fix)``, ...
+    """
+    name = engine.settings.reranker_model
+    availability = engine.reranker_availability()
+    loaded = engine.loaded_reranker_status()
+    if availability.present and (loaded is None or loaded.available):
+        return "Reranker: on", f"`{name}`: {availability.message}"
+    if availability.present:  # on disk, but loading it failed
+        return "Reranker: off — failed to load", loaded.reason or "no reason given"
+    if not name:
+        return "Reranker: off — disabled", f"{availability.message}; to turn it on: {availability.fix}"
+    return "Reranker: off — not downloaded", f"{availability.message}. Fix: {availability.fix}"
+
+
 def _models(engine: Engine) -> None:
     settings = engine.settings
-    _, status = engine.reranker()
-    reranker = (
-        f"`{status.name}`" if status.available else f"unavailable: {status.reason or 'no reason given'}"
-    )
-    st.caption(
-        f"**Embeddings** `{settings.embedding_model}`  \n**Reranker** {reranker}  \n**LLM** `{settings.llm_model}`"
-    )
+    st.caption(f"**Embeddings** `{settings.embedding_model}`  \n**LLM** `{settings.llm_model}`")
+    line, detail = reranker_line(engine)
+    # One line; the detail is in the tooltip and on the Settings page, one click away.
+    st.page_link(PAGE_SETTINGS, label=line, icon=":material/tune:", help=detail)
     if mock_response() is not None:
         st.warning(f"LLM mocked by `{MOCK_ENV}` (tests only)", icon=":material/science:")
 

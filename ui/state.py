@@ -25,6 +25,7 @@ PAGE_UPLOAD = "pages/upload.py"
 PAGE_CORPUS = "pages/corpus.py"
 PAGE_INSPECTOR = "pages/inspector.py"
 PAGE_EVALUATION = "pages/evaluation.py"
+PAGE_SETTINGS = "pages/settings.py"
 
 COLLECTION_KEY = "collection"
 """``st.session_state`` key of the sidebar's collection selector."""
@@ -51,7 +52,7 @@ def app_shell() -> Iterator[None]:
 
 
 def app_pages() -> list[st.Page]:
-    """The pages of the navigation, in menu order (Evaluation joins when its file exists)."""
+    """The pages of the navigation, in menu order (Evaluation joins when its file exists; Settings last)."""
     pages = [
         st.Page(PAGE_CHAT, title="Chat", icon=":material/chat:", default=True),
         st.Page(PAGE_UPLOAD, title="Upload", icon=":material/upload_file:"),
@@ -60,6 +61,7 @@ def app_pages() -> list[st.Page]:
     ]
     if (APP_DIR / PAGE_EVALUATION).exists():
         pages.append(st.Page(PAGE_EVALUATION, title="Evaluation", icon=":material/analytics:"))
+    pages.append(st.Page(PAGE_SETTINGS, title="Settings", icon=":material/settings:"))
     return pages
 
 

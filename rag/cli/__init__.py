@@ -1,7 +1,7 @@
-"""The ``rag`` command line: corpus commands, search, ask and evaluation.
+"""The ``rag`` command line: corpus commands, search, ask, evaluation and models.
 
 Each command group lives in its own module (:mod:`rag.cli.corpus`, :mod:`rag.cli.search`,
-:mod:`rag.cli.ask`, :mod:`rag.cli.evaluate`) with a ``register(subparsers)`` function that adds its
+:mod:`rag.cli.ask`, :mod:`rag.cli.evaluate`, :mod:`rag.cli.models`) with a ``register(subparsers)`` function that adds its
 commands to the parser handed in; what they share is in :mod:`rag.cli.common`. None of them imports
 this module back. Heavy libraries (torch, sentence-transformers, LiteLLM, pandas, tqdm, rich,
 ir-measures) are imported inside the command that needs them, so ``rag --help`` is fast.
@@ -15,11 +15,11 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 
-from rag.cli import ask, corpus, evaluate, search
+from rag.cli import ask, corpus, evaluate, models, search
 from rag.cli.common import run_command
 
-# In the order of ``rag --help``: ingest, docs, delete, reembed, db, search, ask, eval.
-COMMAND_MODULES = (corpus, search, ask, evaluate)
+# In the order of ``rag --help``: ingest, docs, delete, reembed, db, search, ask, eval, models.
+COMMAND_MODULES = (corpus, search, ask, evaluate, models)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from rag.cli.common import EXIT_OK, MODES, open_engine, print_json
+from rag.cli.common import EXIT_OK, MODES, open_engine, print_json, reranker_note
 
 
 def cmd_ask(args: argparse.Namespace) -> int:
@@ -37,7 +37,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
     print()
     trace = answer.trace
     if trace is not None and trace.requested_mode == "rerank" and not trace.reranked:
-        print(f"\nnote: {trace.reranker.reason}", file=sys.stderr)
+        print("\n" + reranker_note(trace.reranker.reason), file=sys.stderr)
     if answer.abstained:
         evidence = f"{answer.evidence:.2f}" if answer.evidence is not None else "none"
         print(f"\n(declined: best evidence {evidence} < threshold {answer.threshold:.2f}; closest passages:)")

@@ -85,6 +85,20 @@ def run_command(func: Callable[[argparse.Namespace], int | None], args: argparse
         return EXIT_INTERRUPTED
 
 
+def reranker_note(reason: str | None) -> str:
+    """One short stderr line for a rerank request that fell back to hybrid, with the fix.
+
+    Args:
+        reason: ``RerankerStatus.reason``; only its first line is kept.
+
+    Returns:
+        e.g. ``note: reranking skipped (not downloaded); fix: `rag models pull` (status: `rag models`)``.
+    """
+    first = (reason or "the reranker is unavailable").splitlines()[0]
+    short = first.split(":", 1)[0] if first.startswith("not downloaded") else first
+    return f"note: reranking skipped ({short}); fix: `rag models pull` (status: `rag models`)"
+
+
 def usage_error(message: str) -> int:
     """Print ``error: <message>`` to stderr for arguments that do not fit together.
 

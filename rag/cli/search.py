@@ -7,7 +7,7 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
-from rag.cli.common import EXIT_OK, MODES, open_engine, print_json, progress_bar, usage_error
+from rag.cli.common import EXIT_OK, MODES, open_engine, print_json, progress_bar, reranker_note, usage_error
 
 
 def cmd_search(args: argparse.Namespace) -> int:
@@ -33,7 +33,7 @@ def cmd_search(args: argparse.Namespace) -> int:
         print_json(trace.to_dict())
         return EXIT_OK
     if trace.requested_mode == "rerank" and not trace.reranked:
-        print(f"note: {trace.reranker.reason}", file=sys.stderr)
+        print(reranker_note(trace.reranker.reason), file=sys.stderr)
     for hit in trace.hits:
         where = ", ".join(x for x in (hit.pages_label, " > ".join(hit.heading_path)) if x)
         print(f"[{hit.final_rank}] {hit.title} ({hit.source_name}{', ' + where if where else ''})")
