@@ -62,7 +62,7 @@ def ask(
     conversation_id: int | None = None,
     mock_response: str | Exception | None = None,
     rewrite_mock_response: str | None = None,
-    max_tokens: int = 512,
+    max_tokens: int | None = None,
 ) -> AnswerStream:
     """Answer ``question`` from the collection, streaming; store the turn when ``conversation_id`` is given.
 
@@ -80,7 +80,7 @@ def ask(
         conversation_id: Store the question and the answer in this conversation.
         mock_response: LiteLLM ``mock_response`` for the answer (tests).
         rewrite_mock_response: LiteLLM ``mock_response`` for the rewrite call (tests).
-        max_tokens: Longest answer in tokens.
+        max_tokens: Longest answer in tokens (default ``settings.max_answer_tokens``).
 
     Returns:
         An :class:`AnswerStream`: iterate for text deltas; ``.answer`` is set when it is exhausted.
@@ -135,7 +135,11 @@ def ask(
             )
             timings["prompt_build"] = round(prompt_ms, 3)
             stream = stream_chat(
-                settings.llm_model, messages_, max_tokens=max_tokens, mock_response=mock_response
+                settings.llm_model,
+                messages_,
+                max_tokens=max_tokens or settings.max_answer_tokens,
+                timeout_s=settings.answer_timeout_s,
+                mock_response=mock_response,
             )
             yield from stream
             timings["time_to_first_token"] = round(stream.ttft_ms or 0.0, 3)

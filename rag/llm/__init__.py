@@ -5,10 +5,15 @@ Any LiteLLM model string works (``openai/gpt-4o-mini``, ``anthropic/claude-3-5-h
 package only passes it through. ``local/smollm2`` (the default) and ``local/<path>.gguf`` run a GGUF
 model in-process (:mod:`rag.llm.local`).
 
+Every answer is bounded: a token cap (``RAG_MAX_ANSWER_TOKENS``), a wall-clock cap
+(``RAG_ANSWER_TIMEOUT_S``) and a loop detector; ``ChatStream.finish_reason`` says which one ended it
+(``stop``, ``length``, ``timeout``, ``repetition``).
+
 Modules: :mod:`~rag.llm.calls` (the calls), :mod:`~rag.llm.stream` (their results),
-:mod:`~rag.llm.usage` (tokens and cost), :mod:`~rag.llm.errors` (LiteLLM exceptions to
-:class:`rag.errors.LLMError`), :mod:`~rag.llm.local` (the GGUF provider). LiteLLM and llama-cpp-python
-are imported lazily, on the first call, never at import time.
+:mod:`~rag.llm.repetition` (the loop detector), :mod:`~rag.llm.usage` (tokens and cost),
+:mod:`~rag.llm.errors` (LiteLLM exceptions to :class:`rag.errors.LLMError`), :mod:`~rag.llm.local`
+(the GGUF provider). LiteLLM and llama-cpp-python are imported lazily, on the first call, never at
+import time.
 """
 
 from __future__ import annotations

@@ -68,7 +68,9 @@ def to_llm_error(exc: BaseException, model: str) -> LLMError:
     if isinstance(exc, lx.RateLimitError):
         return LLMError(f"rate limit or quota exceeded for {model}: wait and retry or use another model")
     if isinstance(exc, lx.Timeout):
-        return LLMError(f"{model} did not answer in time: retry, or use a smaller or faster model")
+        return LLMError(
+            f"{model} did not answer in time: retry, use a smaller or faster model, or raise RAG_ANSWER_TIMEOUT_S"
+        )
     if isinstance(exc, lx.ContextWindowExceededError):
         return LLMError(
             f"the prompt is too long for the context window of {model}: lower top_k or the chunk size, "
