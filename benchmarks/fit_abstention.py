@@ -69,8 +69,8 @@ def read_jsonl(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
-def collect(args: argparse.Namespace, engine: Engine) -> dict[str, list[dict]]:
-    """Signals (as dicts, with ``label`` and ``kind``) for the fitting rows and the manual rows."""
+def collect_clapnq(args: argparse.Namespace, engine: Engine) -> list[dict]:
+    """Signals (as dicts, with ``label`` and ``kind``) of the fitting rows: ClapNQ and its off-topic copy."""
     clapnq = read_jsonl(args.clapnq / "qa.jsonl")
     ingest(engine, "abstain-clapnq", [args.clapnq / "corpus.jsonl"])
     questions = [q["question"] for q in clapnq]
@@ -86,25 +86,29 @@ def collect(args: argparse.Namespace, engine: Engine) -> dict[str, list[dict]]:
     ingest(engine, "abstain-scifact", [subset])
     for q, s in zip(clapnq, signals_for(engine, "abstain-scifact", questions), strict=True):
         rows.append({**s.to_dict(), "id": q["id"], "kind": "off_topic", "label": 0})
+    return rows
 
-    manual_rows = []
+
+def collect_manuals(args: argparse.Namespace, engine: Engine) -> list[dict]:
+    """Signals of the manuals question set (empty when it is absent); its own collection."""
     qa_path = args.manuals / "qa.jsonl"
-    if qa_path.is_file():
-        files = [
-            Path(line.strip())
-            for line in (args.manuals / "corpus.txt").read_text(encoding="utf-8").splitlines()
-            if line.strip() and not line.startswith("#")
-        ]
-        ingest(engine, "abstain-manuals", files)
-        manual = read_jsonl(qa_path)
-        for q, s in zip(
-            manual, signals_for(engine, "abstain-manuals", [q["question"] for q in manual]), strict=True
-        ):
-            kind = "answerable" if q["answerable"] else q.get("kind", "off_topic")
-            manual_rows.append({**s.to_dict(), "id": q["id"], "kind": kind, "label": int(q["answerable"])})
-    else:
+    if not qa_path.is_file():
         print(f"no manuals question set at {qa_path}: transfer check skipped", file=sys.stderr)
-    return {"clapnq": rows, "manuals": manual_rows}
+        return []
+    files = [
+        Path(line.strip())
+        for line in (args.manuals / "corpus.txt").read_text(encoding="utf-8").splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
+    ingest(engine, "abstain-manuals", files)
+    manual = read_jsonl(qa_path)
+    rows = []
+    for q, s in zip(
+        manual, signals_for(engine, "abstain-manuals", [q["question"] for q in manual]), strict=True
+    ):
+        kind = "answerable" if q["answerable"] else q.get("kind", "off_topic")
+        rows.append({**s.to_dict(), "id": q["id"], "kind": kind, "label": int(q["answerable"])})
+    return rows
 
 
 def matrix(rows: list[dict], neutral: dict[str, float]) -> np.ndarray:
@@ -160,21 +164,21 @@ def main() -> int:
     parser.add_argument("--offtopic-docs", type=int, default=1000)
     parser.add_argument("--manuals", type=Path, default=ROOT / "benchmarks/manuals")
     parser.add_argument("--answer-rate", type=float, default=0.95, help="CV answered share on ClapNQ")
-    parser.add_argument("--signals", type=Path, help="read/write the computed signals here (JSON)")
+    parser.add_argument("--signals", type=Path, help="read/write the ClapNQ signals here (JSON)")
     parser.add_argument("--json-out", type=Path)
     args = parser.parse_args()
 
-    if args.signals and args.signals.is_file():
-        data = json.loads(args.signals.read_text())
-    else:
-        engine = Engine(Settings.from_env().with_(reranker_model=""))
-        try:
-            data = collect(args, engine)
-        finally:
-            engine.close()
-        if args.signals:
-            args.signals.write_text(json.dumps(data))
-    rows, manual = data["clapnq"], data["manuals"]
+    engine = Engine(Settings.from_env().with_(reranker_model=""))
+    try:
+        if args.signals and args.signals.is_file():
+            rows = json.loads(args.signals.read_text())
+        else:
+            rows = collect_clapnq(args, engine)
+            if args.signals:
+                args.signals.write_text(json.dumps(rows))
+        manual = collect_manuals(args, engine)
+    finally:
+        engine.close()
 
     neutral = {
         "coverage": float(np.mean([r["coverage"] for r in rows if r["coverage"] is not None])),
