@@ -231,14 +231,20 @@ def main() -> int:
     print(json.dumps(summary, indent=2))
     print()
     print(f"{'set / rule':38} {'answered':>9} {'near-miss':>10} {'off-topic':>10} {'BA':>6}")
-    for name in ("clapnq_cv.operating_point", "clapnq_cosine_0.62", "manuals_model", "manuals_cosine_0.62"):
+    table = (
+        ("clapnq_cv", "operating_point"),
+        ("clapnq_cosine_0.62",),
+        ("manuals_model",),
+        ("manuals_cosine_0.62",),
+    )
+    for keys in table:
         part = summary
-        for key in name.split("."):
+        for key in keys:
             part = part.get(key, {})
         if part:
             cells = [part.get(k) for k in ("answered", "near_miss_declined", "off_topic_declined")]
             cells.append(part.get("balanced_accuracy"))
-            print(f"{name:38} " + " ".join(f"{'-' if c is None else c:>9}" for c in cells))
+            print(f"{'.'.join(keys):38} " + " ".join(f"{'-' if c is None else c:>9}" for c in cells))
     if args.json_out:
         args.json_out.write_text(json.dumps(summary, indent=2))
     return 0
