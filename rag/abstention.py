@@ -247,8 +247,8 @@ def _reason(s: EvidenceSignals, answer: bool, p: float) -> str:
     )
     sim = f"similarity {s.similarity:.2f}"
     if answer:
-        return f"{terms} and {sim}: answering (confidence {p:.2f})"
-    return f"{terms} and {sim} is low: declined (confidence {p:.2f})"
+        return f"{terms} and {sim}: answering (P(answerable) {p:.2f})"
+    return f"{terms} and {sim} is low: declined (P(answerable) {p:.2f})"
 
 
 #: The default model. Fitted by ``benchmarks/fit_abstention.py`` on ClapNQ dev (answerable vs its
