@@ -93,11 +93,14 @@ class Answer:
         citations: Sources cited by valid markers, in order of first citation.
         sources: All passages given to the LLM (or the closest passages when abstaining).
         abstained: True when the answer is "not in your documents" (threshold or model decision).
-        abstained_before_llm: True when the evidence threshold declined without an LLM call.
+        abstained_before_llm: True when the abstention decision (``rag.abstention.decide``) declined
+            without an LLM call.
         uncited: True when a non-abstaining answer has no valid citation (flag it in the UI).
         dangling_markers: Markers that named no source (removed from ``text``).
         evidence: Best cosine similarity of a kept passage (``None`` with no passages).
-        threshold: The abstention threshold that applied.
+        threshold: The cosine similarity below which this question is declined: the calibrated or
+            configured cosine threshold, or the evidence model's boundary with the question's other
+            signals held fixed (``Decision.threshold``).
         model: LLM model string. prompt_tokens, completion_tokens: Token usage (0 without a call).
         cost_usd: ``litellm.completion_cost`` in US dollars when the model is priced, else ``None``.
         timings_ms: Retrieval stages plus ``rewrite``, ``prompt_build``, ``time_to_first_token``,
@@ -112,6 +115,9 @@ class Answer:
         support: Per-sentence support checks of the model's text.
         rewrite_note: Why a follow-up was searched as typed although a rewrite was tried (the
             rewrite changed the subject), else ``None``.
+        decision_probability: The abstention model's probability that the passages answer the
+            question, in [0, 1] (``None`` for answers stored before it existed).
+        decision_reason: Why it answered or declined, one readable sentence (``""`` when unknown).
     """
 
     question: str
@@ -140,6 +146,8 @@ class Answer:
     problems: tuple[str, ...] = ()
     support: tuple[SentenceCheck, ...] = ()
     rewrite_note: str | None = None
+    decision_probability: float | None = None
+    decision_reason: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-serialisable form (CLI ``--json``, stored answers); :meth:`from_dict` reads it back."""
@@ -250,7 +258,7 @@ def abstention(
     trace: RetrievalTrace,
     timings_ms: dict[str, float],
 ) -> Answer:
-    """The answer given without an LLM call when the evidence is below the threshold."""
+    """The answer given without an LLM call when the abstention decision declines."""
     return Answer(
         question=question,
         standalone_question=standalone,

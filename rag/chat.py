@@ -1,9 +1,9 @@
 """Asking a question: rewrite a follow-up -> retrieve -> abstain or prompt -> stream -> cited answer.
 
-Abstention happens BEFORE the LLM call when the best evidence (highest cosine similarity between the
-question and a kept passage) is below the threshold, so an unanswerable question costs no tokens and
-cannot be hallucinated. The threshold is the collection's calibrated value (``rag eval answers
---calibrate``) or ``Settings.abstain_threshold``. Called through :meth:`rag.engine.Engine.ask`.
+Abstention happens BEFORE the LLM call when :func:`rag.abstention.decide` declines (a logistic
+regression over the retrieval's evidence signals, or a collection's calibrated cosine threshold from
+``rag eval answers --calibrate``), so an unanswerable question costs no tokens and cannot be
+hallucinated. Called through :meth:`rag.engine.Engine.ask`.
 """
 
 from __future__ import annotations
@@ -15,9 +15,11 @@ from dataclasses import asdict, dataclass, replace
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from rag.answer import Answer, AnswerStream, abstention, build_answer_messages, evidence_of, finish_answer
+from rag.abstention import decide
+from rag.answer import Answer, AnswerStream, abstention, build_answer_messages, finish_answer
 from rag.db import conversations
 from rag.db.conversations import MessageRow
+from rag.errors import LLMTimeout
 from rag.followup import check_rewrite, is_self_contained
 from rag.llm import chat, stream_chat
 from rag.prompting import ABSTAIN_TEXT, clean_rewrite, needs_rewrite, rewrite_messages
@@ -67,7 +69,7 @@ def ask(
     """Answer ``question`` from the collection, streaming; store the turn when ``conversation_id`` is given.
 
     Steps: rewrite a follow-up into a standalone question (only with history), retrieve, abstain
-    without an LLM call when the evidence is below the threshold, else stream the LLM answer and map
+    without an LLM call when :func:`rag.abstention.decide` declines, else stream the LLM answer and map
     its ``[n]`` markers to passages.
 
     Args:
@@ -112,11 +114,11 @@ def ask(
     trace = engine.search(standalone, params or engine.default_params(), target.name)
     timings.update(trace.timings_ms)
     hits = trace.hits
-    evidence = evidence_of(hits)
-    threshold = float(target.settings.get("abstain_threshold", settings.abstain_threshold))
+    decision = decide(standalone, trace, target.settings, settings.abstain_threshold)
+    evidence, threshold = decision.evidence, decision.threshold
 
     def deltas() -> Iterator[str]:
-        if evidence is None or evidence < threshold:
+        if not decision.answer:
             timings["total"] = round((time.perf_counter() - total_started) * 1000.0, 3)
             answer = abstention(
                 question=question,
@@ -141,7 +143,11 @@ def ask(
                 timeout_s=settings.answer_timeout_s,
                 mock_response=mock_response,
             )
-            yield from stream
+            try:
+                yield from stream
+            except LLMTimeout:
+                # Nothing written in time: verification below turns this into the quoted evidence.
+                pass
             timings["time_to_first_token"] = round(stream.ttft_ms or 0.0, 3)
             timings["generation"] = round(stream.generation_ms or 0.0, 3)
             timings["total"] = round((time.perf_counter() - total_started) * 1000.0, 3)
@@ -161,10 +167,15 @@ def ask(
                 timings_ms=timings,
             )
             started = time.perf_counter()
-            answer = guard_answer(answer, engine.embedder, getattr(stream, "finish_reason", None))
+            answer = guard_answer(answer, engine.embedder, stream.finish_reason)
             timings["verification"] = round((time.perf_counter() - started) * 1000.0, 3)
             timings["total"] = round((time.perf_counter() - total_started) * 1000.0, 3)
-        answer = replace(answer, rewrite_note=rewrite_note)
+        answer = replace(
+            answer,
+            rewrite_note=rewrite_note,
+            decision_probability=decision.probability,
+            decision_reason=decision.reason,
+        )
         if conversation_id is not None:
             # The question is stored with its answer, so a failed LLM call leaves no orphan question.
             with engine.db.connection() as conn:

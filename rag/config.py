@@ -35,7 +35,7 @@ def _env_int(name: str, default: int) -> int:
         raise ConfigError(f"{name}={raw!r} is not a whole number") from exc
 
 
-def _env_float(name: str, default: float) -> float:
+def _env_float(name: str, default: float | None) -> float | None:
     raw = os.environ.get(name)
     if raw is None or raw == "":
         return default
@@ -74,12 +74,13 @@ class Settings:
         rrf_k: Reciprocal rank fusion constant (``RAG_RRF_K``; 60 from Cormack et al., SIGIR 2009).
         candidates: Fused candidates passed to the reranker, N (``RAG_CANDIDATES``).
         top_k: Passages kept for the answer (``RAG_TOP_K``).
-        abstain_threshold: Minimum evidence (best cosine similarity of a kept passage, in [-1, 1])
-            below which ``ask`` abstains without calling the LLM (``RAG_ABSTAIN_THRESHOLD``);
-            a collection's calibrated value overrides it. The default 0.62 sits in the flat optimum
-            (balanced accuracy 0.78-0.79 for 0.60-0.66) of all-MiniLM-L6-v2 chunk similarities on
-            ClapNQ dev, answerable vs unanswerable questions; ``rag eval answers --calibrate`` fits
-            it for your own data.
+        abstain_threshold: A fixed cosine gate: when set, ``ask`` abstains without calling the LLM
+            when the best cosine similarity of a kept passage (in [-1, 1]) is below it
+            (``RAG_ABSTAIN_THRESHOLD``). ``None`` (the default) uses the evidence model
+            (``rag.abstention.DEFAULT_MODEL``), which transfers across collections; a collection's
+            calibrated ``abstain_threshold`` or ``abstain_probability`` setting overrides both.
+            The former default 0.62 was fitted on ClapNQ dev and declined answerable questions
+            over technical manuals (``docs/evaluation.md``, "Abstention").
         max_answer_tokens: Longest answer in tokens (``RAG_MAX_ANSWER_TOKENS``). 300 tokens is about
             225 English words, several sentences with citations; it bounds the time a looping small
             model can run (SmolLM2-135M wrote 512-token loops for 2 of 6 test questions).
@@ -103,7 +104,7 @@ class Settings:
     rrf_k: int = 60
     candidates: int = 30
     top_k: int = 5
-    abstain_threshold: float = 0.62
+    abstain_threshold: float | None = None
     max_answer_tokens: int = DEFAULT_MAX_ANSWER_TOKENS
     answer_timeout_s: float = DEFAULT_ANSWER_TIMEOUT_S
 
@@ -133,7 +134,7 @@ class Settings:
             rrf_k=_env_int("RAG_RRF_K", 60),
             candidates=_env_int("RAG_CANDIDATES", 30),
             top_k=_env_int("RAG_TOP_K", 5),
-            abstain_threshold=_env_float("RAG_ABSTAIN_THRESHOLD", 0.62),
+            abstain_threshold=_env_float("RAG_ABSTAIN_THRESHOLD", None),
             max_answer_tokens=_env_int("RAG_MAX_ANSWER_TOKENS", DEFAULT_MAX_ANSWER_TOKENS),
             answer_timeout_s=_env_float("RAG_ANSWER_TIMEOUT_S", DEFAULT_ANSWER_TIMEOUT_S),
         )

@@ -63,6 +63,10 @@ class LLMError(RagError):
     """The language model call failed (authentication, rate limit, timeout, missing local model)."""
 
 
+class LLMTimeout(LLMError):
+    """The language model wrote nothing within the time limit (``RAG_ANSWER_TIMEOUT_S``)."""
+
+
 class ModelDownloadError(RagError):
     """A model cannot be downloaded (no network, unknown or gated repository, disk full...).
 

@@ -176,3 +176,21 @@ def test_conversation_is_stored_and_follow_up_rewritten(engine, handbook):
     assert any(c.title == "Renamed" for c in engine.conversations())
     engine.delete_conversation(conversation.id)
     assert all(c.id != conversation.id for c in engine.conversations())
+
+
+def test_model_that_writes_nothing_in_time_gives_the_quoted_evidence(engine, handbook, monkeypatch):
+    from rag.errors import LLMTimeout
+
+    class SilentStream:
+        text, finish_reason = "", "timeout"
+        ttft_ms = generation_ms = prompt_tokens = completion_tokens = cost_usd = None
+
+        def __iter__(self):
+            raise LLMTimeout("local/smollm2 wrote nothing within 60 s")
+
+    monkeypatch.setattr(chat, "stream_chat", lambda *args, **kwargs: SilentStream())
+    stream = chat.ask(engine, "How many vacation days do employees get?", params=HYBRID)
+    list(stream)
+    answer = stream.answer
+    assert answer.extractive and "the model ran out of time" in answer.problems
+    assert "27 days" in answer.text and answer.citations

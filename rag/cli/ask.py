@@ -40,7 +40,8 @@ def cmd_ask(args: argparse.Namespace) -> int:
         print("\n" + reranker_note(trace.reranker.reason), file=sys.stderr)
     if answer.abstained:
         evidence = f"{answer.evidence:.2f}" if answer.evidence is not None else "none"
-        print(f"\n(declined: best evidence {evidence} < threshold {answer.threshold:.2f}; closest passages:)")
+        why = answer.decision_reason or f"best evidence {evidence} < threshold {answer.threshold:.2f}"
+        print(f"\n(declined: {why}; closest passages:)")
         shown = answer.sources[:3]
     else:
         shown = answer.citations

@@ -16,10 +16,17 @@ from rag.evaluation.datasets import QAItem, load_qa
 
 @dataclass(frozen=True)
 class AnswerRun:
-    """The records of one answer run and the threshold that applied."""
+    """The records of one answer run and the threshold that applied.
+
+    Attributes:
+        records: One per question.
+        threshold: The cosine threshold that applied (the collection's calibrated one or
+            ``Settings.abstain_threshold``), ``None`` when the evidence model decided.
+        calibration: The fit, when ``--calibrate`` ran.
+    """
 
     records: list[AnswerRecord]
-    threshold: float
+    threshold: float | None
     calibration: Calibration | None
 
 
@@ -73,9 +80,10 @@ def run_answers(
         # subset representative, and the same --limit always picks the same questions.
         items = random.Random(0).sample(items, limit)
     records = []
-    threshold = float(
-        engine.collection(collection).settings.get("abstain_threshold", engine.settings.abstain_threshold)
+    threshold = engine.collection(collection).settings.get(
+        "abstain_threshold", engine.settings.abstain_threshold
     )
+    threshold = None if threshold is None else float(threshold)
     for item in items:
         stream = ask(engine, item.question, collection=collection, max_tokens=max_tokens)
         for _ in stream:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from rag.errors import LLMError
+from rag.errors import LLMError, LLMTimeout
 
 _SECRETS_HINT = "see .streamlit/secrets.toml.example"
 _MODEL_EXAMPLES = "e.g. local/smollm2, openai/gpt-4o-mini, anthropic/claude-3-5-haiku-latest, ollama/llama3.2"
@@ -68,7 +68,7 @@ def to_llm_error(exc: BaseException, model: str) -> LLMError:
     if isinstance(exc, lx.RateLimitError):
         return LLMError(f"rate limit or quota exceeded for {model}: wait and retry or use another model")
     if isinstance(exc, lx.Timeout):
-        return LLMError(
+        return LLMTimeout(
             f"{model} did not answer in time: retry, use a smaller or faster model, or raise RAG_ANSWER_TIMEOUT_S"
         )
     if isinstance(exc, lx.ContextWindowExceededError):

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from rag.errors import LLMError
+from rag.errors import LLMTimeout
 from rag.llm.errors import to_llm_error
 from rag.llm.repetition import find_loop
 from rag.llm.usage import cost, count_tokens, usage_counts
@@ -140,7 +140,7 @@ class ChatStream(Iterator[str]):
             if self._deadline is not None and time.perf_counter() >= self._deadline:
                 self._stop("timeout")
                 if not self.text:
-                    raise LLMError(
+                    raise LLMTimeout(
                         f"{self.model} wrote nothing within {self.timeout_s:g} s: use fewer or shorter "
                         "sources (top_k, chunk size) or a faster model, or raise RAG_ANSWER_TIMEOUT_S"
                     )
