@@ -18,6 +18,7 @@ import math
 import re
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
+from typing import Any
 
 from rag.retrieval import RetrievalTrace
 
@@ -282,7 +283,7 @@ def cosine_decision(s: EvidenceSignals, threshold: float, model: AbstentionModel
 def decide(
     question: str,
     trace: RetrievalTrace,
-    collection_settings: Mapping[str, object],
+    collection_settings: Mapping[str, Any],
     default_threshold: float | None,
     model: AbstentionModel = DEFAULT_MODEL,
 ) -> Decision:

@@ -278,10 +278,35 @@ def abstention(
     )
 
 
+LOCAL_PROMPT_PASSAGES = 3
+"""Passages in the prompt of an in-process ``local/`` model (all top-k passages for other models).
+
+llama.cpp read prompts at 14-30 tokens/s on this 2-core machine under load (``rag.llm`` notes): five
+1,500-character passages (about 1,900 tokens) alone took over a minute, so a local model gets the
+best three, each cut to :data:`LOCAL_PROMPT_CHARS`. Verification and the quoted fallback still use
+every retrieved passage.
+"""
+
+LOCAL_PROMPT_CHARS = 800
+"""Characters kept per passage in a ``local/`` model's prompt (about 200 tokens)."""
+
+
 def build_answer_messages(
-    standalone: str, hits: Sequence[Candidate], history: Sequence[dict]
+    standalone: str, hits: Sequence[Candidate], history: Sequence[dict], model: str = ""
 ) -> tuple[list[dict], float]:
-    """The LLM messages for ``hits`` and the time it took to build them (ms)."""
+    """The LLM messages for ``hits`` and the time it took to build them (ms).
+
+    Args:
+        standalone: The question as searched.
+        hits: Kept passages, best first (numbered 1..k in the prompt).
+        history: Prior chat turns.
+        model: The LLM model string; a ``local/`` model gets a smaller prompt
+            (:data:`LOCAL_PROMPT_PASSAGES`, :data:`LOCAL_PROMPT_CHARS`).
+    """
     started = time.perf_counter()
-    messages = build_messages(standalone, prompt_sources(hits), history)
+    if model.startswith("local/"):
+        sources = prompt_sources(hits[:LOCAL_PROMPT_PASSAGES])
+        messages = build_messages(standalone, sources, history, max_source_chars=LOCAL_PROMPT_CHARS)
+    else:
+        messages = build_messages(standalone, prompt_sources(hits), history)
     return messages, (time.perf_counter() - started) * 1000.0

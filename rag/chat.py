@@ -106,8 +106,8 @@ def ask(
         result = chat(
             settings.llm_model, rewrite_messages(history, question), mock_response=rewrite_mock_response
         )
-        decision = check_rewrite(question, clean_rewrite(result.text, question), engine.embedder)
-        standalone, rewrite_note = decision.query, decision.reason
+        rewrite = check_rewrite(question, clean_rewrite(result.text, question), engine.embedder)
+        standalone, rewrite_note = rewrite.query, rewrite.reason
         rewrite_tokens = (result.prompt_tokens, result.completion_tokens)
         timings["rewrite"] = round((time.perf_counter() - started) * 1000.0, 3)
 
@@ -133,7 +133,7 @@ def ask(
             yield ABSTAIN_TEXT
         else:
             messages_, prompt_ms = build_answer_messages(
-                standalone, hits, [] if standalone != question.strip() else history
+                standalone, hits, [] if standalone != question.strip() else history, settings.llm_model
             )
             timings["prompt_build"] = round(prompt_ms, 3)
             stream = stream_chat(

@@ -35,10 +35,15 @@ def _env_int(name: str, default: int) -> int:
         raise ConfigError(f"{name}={raw!r} is not a whole number") from exc
 
 
-def _env_float(name: str, default: float | None) -> float | None:
+def _env_float(name: str, default: float) -> float:
+    value = _env_optional_float(name)
+    return default if value is None else value
+
+
+def _env_optional_float(name: str) -> float | None:
     raw = os.environ.get(name)
     if raw is None or raw == "":
-        return default
+        return None
     try:
         return float(raw)
     except ValueError as exc:
@@ -134,7 +139,7 @@ class Settings:
             rrf_k=_env_int("RAG_RRF_K", 60),
             candidates=_env_int("RAG_CANDIDATES", 30),
             top_k=_env_int("RAG_TOP_K", 5),
-            abstain_threshold=_env_float("RAG_ABSTAIN_THRESHOLD", None),
+            abstain_threshold=_env_optional_float("RAG_ABSTAIN_THRESHOLD"),
             max_answer_tokens=_env_int("RAG_MAX_ANSWER_TOKENS", DEFAULT_MAX_ANSWER_TOKENS),
             answer_timeout_s=_env_float("RAG_ANSWER_TIMEOUT_S", DEFAULT_ANSWER_TIMEOUT_S),
         )

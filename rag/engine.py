@@ -524,7 +524,7 @@ class Engine:
         self, question: str, hits: Sequence[Candidate], history: Sequence[dict[str, str]] = ()
     ) -> list[dict[str, str]]:
         """The exact LLM messages an answer from ``hits`` would send (the Inspector shows them)."""
-        messages, _ = build_answer_messages(question, hits, history)
+        messages, _ = build_answer_messages(question, hits, history, self.settings.llm_model)
         return messages
 
     def create_conversation(self, title: str = "New chat", collection: str | None = None) -> Conversation:

@@ -300,7 +300,11 @@ def _local_handler_class() -> type:
             response.usage = litellm.Usage(**chunks[-1]["usage"])
             return response
 
-        def streaming(self, model: str, messages: list, *args: Any, **kwargs: Any) -> Iterator[dict]:
+        # LiteLLM calls this with keyword arguments that differ between releases; *args/**kwargs
+        # accepts all of them, hence the narrower-looking signature.
+        def streaming(  # type: ignore[override]
+            self, model: str, messages: list, *args: Any, **kwargs: Any
+        ) -> Iterator[dict]:
             """Stream ``GenericStreamingChunk`` dicts; the last one carries usage counted by llama.cpp."""
             local = _load_llama(resolve_local_model(model))
             params = _generation_params(kwargs.get("optional_params") or {})
