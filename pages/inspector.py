@@ -83,6 +83,14 @@ if message_param:
                 st.caption(f"Searched as: {markdown_text(answer.standalone_question)}")
             with st.container(border=True):
                 st.markdown(markdown_text(answer.text))
+            if answer.extractive:
+                st.caption(
+                    f"Quoted from the passages: the model's answer failed verification ({'; '.join(answer.problems)})."
+                )
+            elif answer.verified and not answer.abstained:
+                st.caption("Verified: every sentence is supported by a passage it cites.")
+            if answer.decision_reason:
+                st.caption(f"Answer or decline: {markdown_text(answer.decision_reason)}")
             cols = st.columns(4)
             cols[0].metric(
                 "Mode",

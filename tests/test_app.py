@@ -398,6 +398,9 @@ def test_inspector_opens_a_stored_answer(seeded):
     assert at.dataframe[0].value.loc[0, "title"] == "Warranty"
     assert at.text_input(key="inspector-query").value == "How long is the warranty?"
     assert any("Source [1]" in c.value or "warranty" in c.value.lower() for c in at.code)
+    captions = [c.value for c in at.caption]
+    assert any(c.startswith("Verified: every sentence") for c in captions), captions
+    assert any(c.startswith("Answer or decline: similarity") for c in captions), captions
 
 
 def test_inspector_explains_a_missing_answer(seeded):
