@@ -116,10 +116,8 @@ SearchMode = Literal["lexical", "vector", "hybrid", "rerank"]
 
 
 @dataclass(frozen=True)
-class Candidate:
-    """One retrieved chunk with every stage's view of it (a row of the retrieval trace).
-
-    Ranks are 1-based; ``None`` means the chunk was not in that stage's list.
+class Passage:
+    """A stored chunk's passage with the fields of its document that a citation shows.
 
     Attributes:
         chunk_id, document_id: Database ids.
@@ -127,13 +125,6 @@ class Candidate:
         text: The passage (no context header).
         page_start, page_end: 1-based pages, or ``None``.
         heading_path: Headings above the passage.
-        lexical_rank, bm25_score: Position and Okapi BM25 score in the lexical list.
-        vector_rank, cosine_distance: Position and pgvector ``<=>`` distance (1 - cosine similarity,
-            in [0, 2]) in the vector list.
-        rrf_score: Weighted reciprocal rank fusion score (Cormack et al. 2009).
-        rerank_score: Cross-encoder score (a logit, higher is better), ``None`` when not reranked.
-        final_rank: Position after the last stage (1-based), ``None`` when cut.
-        kept: Whether the chunk is in the final top-k.
     """
 
     chunk_id: int
@@ -146,6 +137,25 @@ class Candidate:
     page_start: int | None
     page_end: int | None
     heading_path: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Candidate(Passage):
+    """One retrieved chunk with every stage's view of it (a row of the retrieval trace).
+
+    Ranks are 1-based; ``None`` means the chunk was not in that stage's list.
+
+    Attributes:
+        (the :class:`Passage` fields), and:
+        lexical_rank, bm25_score: Position and Okapi BM25 score in the lexical list.
+        vector_rank, cosine_distance: Position and pgvector ``<=>`` distance (1 - cosine similarity,
+            in [0, 2]) in the vector list.
+        rrf_score: Weighted reciprocal rank fusion score (Cormack et al. 2009).
+        rerank_score: Cross-encoder score (a logit, higher is better), ``None`` when not reranked.
+        final_rank: Position after the last stage (1-based), ``None`` when cut.
+        kept: Whether the chunk is in the final top-k.
+    """
+
     lexical_rank: int | None = None
     bm25_score: float | None = None
     vector_rank: int | None = None

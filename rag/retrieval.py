@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
 import psycopg
@@ -19,10 +19,13 @@ from rag.db.search import Filters, bm25_search, passages, vector_search
 from rag.embedding import Embedder
 from rag.errors import ConfigError
 from rag.fusion import reciprocal_rank_fusion
-from rag.models import Candidate, SearchMode
+from rag.models import Candidate, Passage, SearchMode
 from rag.rerank import Reranker, RerankerStatus
 
 MODES: tuple[SearchMode, ...] = ("lexical", "vector", "hybrid", "rerank")
+
+PASSAGE_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(Passage))
+"""The fields a :class:`Candidate` takes over from its database row."""
 
 
 @dataclass(frozen=True)
@@ -232,18 +235,10 @@ def retrieve(
         row = details.get(cid)
         if row is None:
             continue
+        passage = {name: getattr(row, name) for name in PASSAGE_FIELDS}
         candidates.append(
             Candidate(
-                chunk_id=cid,
-                document_id=row.document_id,
-                title=row.title,
-                source_name=row.source_name,
-                external_id=row.external_id,
-                media_type=row.media_type,
-                text=row.text,
-                page_start=row.page_start,
-                page_end=row.page_end,
-                heading_path=row.heading_path,
+                **passage,
                 lexical_rank=lexical_rank.get(cid),
                 bm25_score=lexical_score.get(cid),
                 vector_rank=vector_rank.get(cid),

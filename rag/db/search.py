@@ -23,6 +23,8 @@ import numpy as np
 import psycopg
 from psycopg import sql
 
+from rag.models import Passage
+
 BM25_SQL = """
 WITH query_terms AS (
     SELECT DISTINCT u.lexeme FROM unnest(to_tsvector(%(config)s::regconfig, %(query)s)) u
@@ -191,28 +193,14 @@ def vector_search(
 
 
 @dataclass(frozen=True)
-class PassageRow:
-    """A retrieved chunk's passage, document fields and distance to the query.
+class PassageRow(Passage):
+    """A retrieved chunk's passage and document fields (:class:`rag.models.Passage`) and its distance.
 
     Attributes:
-        chunk_id, document_id: Database ids.
-        title, source_name, external_id, media_type: From the chunk's document.
-        text: The passage (no context header). page_start, page_end: 1-based pages, or ``None``.
-        heading_path: Headings above the passage.
         cosine_distance: pgvector ``<=>`` to the query (1 - cosine similarity, in [0, 2]); ``None``
             when the chunk's vector comes from another model.
     """
 
-    chunk_id: int
-    document_id: int
-    title: str
-    source_name: str
-    external_id: str | None
-    media_type: str
-    text: str
-    page_start: int | None
-    page_end: int | None
-    heading_path: tuple[str, ...]
     cosine_distance: float | None
 
 
