@@ -13,5 +13,22 @@ def embedder() -> Embedder:
     return load_embedder("all-MiniLM-L6-v2")
 
 
+@pytest.fixture
+def hub_cache(tmp_path, monkeypatch):
+    """An empty Hugging Face cache for this test (read by huggingface_hub at call time)."""
+    import huggingface_hub.constants as constants
+
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "hub"))
+    return tmp_path / "hub"
+
+
+@pytest.fixture(scope="session")
+def tiny_repo(tmp_path_factory):
+    """A tiny CrossEncoder saved in the sentence-transformers layout, for the fake Hub to serve."""
+    from test_model_download import build_repo
+
+    return build_repo(tmp_path_factory.mktemp("tiny-repo") / "st", "sentence-transformers")[0]
+
+
 # Database fixtures (embedded PostgreSQL once per session, one collection per test).
 from db_fixtures import database, engine, settings  # noqa: E402, F401

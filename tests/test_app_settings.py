@@ -6,7 +6,6 @@ from __future__ import annotations
 import pytest
 from fake_servers import FakeHub, FakeOllama, free_port
 from test_app import app_engine, page, served_engine, texts, ui  # noqa: F401 - pytest fixtures
-from test_model_download import build_repo
 
 from db_fixtures import database, engine, settings  # noqa: F401 - pytest fixtures
 from rag import Engine
@@ -28,19 +27,6 @@ def settings_app(app_engine, monkeypatch):  # noqa: F811
     monkeypatch.setenv("OLLAMA_API_BASE", f"http://127.0.0.1:{free_port()}")
     yield app_engine
     app_engine.choose_llm(None)  # the session database is shared by every test
-
-
-@pytest.fixture
-def hub_cache(tmp_path, monkeypatch):
-    import huggingface_hub.constants as constants
-
-    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "hub"))
-    return tmp_path / "hub"
-
-
-@pytest.fixture(scope="module")
-def tiny_repo(tmp_path_factory):
-    return build_repo(tmp_path_factory.mktemp("app-repo") / "st", "sentence-transformers")[0]
 
 
 def test_llm_listing_shows_the_ollama_models_and_missing_keys(settings_app, monkeypatch):

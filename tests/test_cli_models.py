@@ -6,7 +6,6 @@ import json
 
 import pytest
 from fake_servers import FakeHub, FakeOllama, free_port
-from test_model_download import build_repo
 
 from rag.catalog.download import PULL_FIX
 from rag.cli import main
@@ -34,20 +33,6 @@ def cli_env(engine, monkeypatch):
     monkeypatch.setenv("OLLAMA_API_BASE", f"http://127.0.0.1:{free_port()}")  # nothing listens
     yield engine
     engine.choose_llm(None)  # the session database is shared by every test
-
-
-@pytest.fixture
-def hub_cache(tmp_path, monkeypatch):
-    """An empty Hugging Face cache for this test (read by huggingface_hub at call time)."""
-    import huggingface_hub.constants as constants
-
-    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "hub"))
-    return tmp_path / "hub"
-
-
-@pytest.fixture(scope="module")
-def tiny_repo(tmp_path_factory):
-    return build_repo(tmp_path_factory.mktemp("cli-repo") / "st", "sentence-transformers")[0]
 
 
 def test_models_lists_ollama_models_and_key_status_without_values(cli_env, monkeypatch, capsys):
