@@ -30,6 +30,10 @@ if TYPE_CHECKING:
     from rag.engine import Engine
 
 
+REWRITE_TIMEOUT_S = 20.0
+"""Wall-clock limit of the follow-up rewrite (seconds); past it the user's question is searched as typed."""
+
+
 @dataclass(frozen=True)
 class StoredMessage:
     """A stored chat turn; an assistant turn carries its full typed :class:`Answer`.
@@ -103,12 +107,18 @@ def ask(
     rewrite_note: str | None = None
     if needs_rewrite(history) and not is_self_contained(question):
         started = time.perf_counter()
-        result = chat(
-            settings.llm_model, rewrite_messages(history, question), mock_response=rewrite_mock_response
-        )
-        rewrite = check_rewrite(question, clean_rewrite(result.text, question), engine.embedder)
-        standalone, rewrite_note = rewrite.query, rewrite.reason
-        rewrite_tokens = (result.prompt_tokens, result.completion_tokens)
+        try:
+            result = chat(
+                settings.llm_model,
+                rewrite_messages(history, question),
+                timeout_s=min(settings.answer_timeout_s, REWRITE_TIMEOUT_S),
+                mock_response=rewrite_mock_response,
+            )
+            rewrite = check_rewrite(question, clean_rewrite(result.text, question), engine.embedder)
+            standalone, rewrite_note = rewrite.query, rewrite.reason
+            rewrite_tokens = (result.prompt_tokens, result.completion_tokens)
+        except LLMTimeout:
+            rewrite_note = "the rewrite ran out of time"
         timings["rewrite"] = round((time.perf_counter() - started) * 1000.0, 3)
 
     trace = engine.search(standalone, params or engine.default_params(), target.name)

@@ -194,3 +194,21 @@ def test_model_that_writes_nothing_in_time_gives_the_quoted_evidence(engine, han
     answer = stream.answer
     assert answer.extractive and "the model ran out of time" in answer.problems
     assert "27 days" in answer.text and answer.citations
+
+
+def test_rewrite_that_runs_out_of_time_searches_the_question_as_typed(engine, handbook, monkeypatch):
+    from rag.errors import LLMTimeout
+
+    def slow(*args, **kwargs):
+        assert kwargs["timeout_s"] <= chat.REWRITE_TIMEOUT_S
+        raise LLMTimeout("local/smollm2 did not answer in time")
+
+    monkeypatch.setattr(chat, "chat", slow)
+    history = [
+        {"role": "user", "content": "Tell me about vacation."},
+        {"role": "assistant", "content": "27 days [1]."},
+    ]
+    stream = chat.ask(engine, "And for it?", history=history, params=HYBRID, mock_response="27 days [1].")
+    list(stream)
+    assert stream.answer.standalone_question == "And for it?"
+    assert stream.answer.rewrite_note == "the rewrite ran out of time"
