@@ -6,6 +6,7 @@ from rag import Filters
 from ui import conversations, state
 from ui.answers import markdown_text, render_answer, stream_answer
 from ui.errors import guard
+from ui.settings import prepare_reranker
 from ui.text import plural
 
 state.require_app_shell()
@@ -51,6 +52,7 @@ if question := st.chat_input("Ask a question about your documents", disabled=not
         with st.chat_message("user"):
             st.markdown(markdown_text(question))
         with st.chat_message("assistant"):
+            prepare_reranker(engine)
             mock = state.mock_response()
             stream = engine.ask(
                 question,

@@ -352,6 +352,26 @@ def resolve_model_path(name: str) -> str:
     return name
 
 
+_hub_offline_by_user: bool | None = None
+
+
+def hub_offline_by_user() -> bool:
+    """True when the user (not this project's default) set ``HF_HUB_OFFLINE`` to a true value.
+
+    Read once, before :func:`offline_and_quiet` sets its default; a reranker download on first use
+    (``rag.engine``) is skipped only when the user asked for offline mode.
+    """
+    global _hub_offline_by_user
+    if _hub_offline_by_user is None:
+        _hub_offline_by_user = os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in {
+            "1",
+            "true",
+            "yes",
+            "on",
+        }
+    return _hub_offline_by_user
+
+
 def offline_and_quiet() -> None:
     """Never reach the Hugging Face Hub and keep model-loading progress bars off the terminal.
 
@@ -359,6 +379,7 @@ def offline_and_quiet() -> None:
     wins) and turns off transformers' "Loading weights" bar. Called by the model loaders, never at
     import time.
     """
+    hub_offline_by_user()  # remember the user's own choice before the default hides it
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     from transformers.utils import logging as transformers_logging

@@ -54,7 +54,7 @@ from rag.db.listing import (
 )
 from rag.db.preferences import get_preferences, set_preference
 from rag.db.runs import StoredRun
-from rag.embedding import Embedder, load_embedder
+from rag.embedding import Embedder, hub_offline_by_user, load_embedder
 from rag.errors import ConfigError, ModelDownloadError
 from rag.ingest import Ingestor, ProgressCallback
 from rag.loaders import LoadOptions
@@ -103,6 +103,8 @@ class Engine:
     def __init__(self, settings: Settings | None = None, db: Database | None = None) -> None:
         self.settings = settings or Settings.from_env()
         self._db = db
+        self.download_progress: DownloadProgress | None = None
+        """Receives a first-use model download's progress (bytes, total); ``None``: a tqdm bar on stderr."""
         self._preferences_applied = False
         self._lock = threading.RLock()
         self._embedder: Embedder | None = None
@@ -156,11 +158,11 @@ class Engine:
     def reranker(self) -> tuple[Reranker | None, RerankerStatus]:
         """The cross-encoder (or None) and its status, loaded once.
 
-        First use: when the model is not in the Hugging Face cache and the user turned Hub access on
-        (``HF_HUB_OFFLINE=0``), it is downloaded here (a ``tqdm`` bar on stderr; a missing network
-        fails within seconds). With the project's default ``HF_HUB_OFFLINE=1`` nothing is fetched on
-        its own: the status says ``not downloaded`` and how to fix it, and reranking is skipped. The
-        Settings page and ``rag models pull`` download with progress (:meth:`pull_reranker`).
+        First use: when the model is not in the Hugging Face cache it is downloaded here, with
+        progress reported to :attr:`download_progress` (a ``tqdm`` bar on stderr by default); with no
+        network this fails within seconds and the status says what to do. Nothing is downloaded when
+        the user set ``HF_HUB_OFFLINE=1``; the Settings page and ``rag models pull`` download with
+        progress on request (:meth:`pull_reranker`).
         Never raises for a missing model.
         """
         with self._lock:
@@ -184,10 +186,10 @@ class Engine:
         if not availability.present:
             if availability.path is not None or not _is_hub_id(name):  # a bad directory: no download helps
                 return None, RerankerStatus(name, False, availability.message)
-            if availability.offline:
+            if availability.offline and hub_offline_by_user():
                 return None, RerankerStatus(name, False, f"{RERANKER_NOT_DOWNLOADED}: {PULL_HINT}")
-            try:  # the user allowed the network (HF_HUB_OFFLINE=0): first use downloads
-                self._pull(None)
+            try:  # first use downloads (the Hub is reached for this call only; fails fast offline)
+                self._pull(self.download_progress)
             except ModelDownloadError as exc:
                 return None, RerankerStatus(name, False, f"{RERANKER_NOT_DOWNLOADED}: {exc}")
         return load_reranker(name)

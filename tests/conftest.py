@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
-from rag.embedding import Embedder, load_embedder
+# The test session is offline by the user's choice (so no first-use download is attempted) and any
+# Hub request that slips through goes to a closed local port, never to another host.
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ.setdefault("HF_ENDPOINT", "http://127.0.0.1:9")
+
+from rag.embedding import Embedder, load_embedder  # noqa: E402 - after the environment above
 
 
 @pytest.fixture(scope="session")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 from fake_servers import FakeHub, FakeOllama, free_port
-from test_app import app_engine, page, served_engine, texts, ui  # noqa: F401 - pytest fixtures
+from test_app import MOCK, app_engine, page, seeded, served_engine, texts, ui  # noqa: F401 - pytest fixtures
 
 from db_fixtures import database, engine, settings  # noqa: F401 - pytest fixtures
 from rag import Engine
@@ -120,3 +120,28 @@ def test_download_without_network_says_what_to_do(settings_app, hub_cache, monke
     assert "The reranker cannot be downloaded" in error.value and f"{down} cannot be reached" in error.value
     assert "run `rag models pull` on a machine with network access" in error.value
     assert not settings_app.reranker_availability().present
+
+
+def test_first_chat_question_downloads_the_reranker_then_reranks(seeded, tiny_repo, hub_cache, monkeypatch):  # noqa: F811
+    import rag.embedding
+
+    monkeypatch.setattr(rag.embedding, "_hub_offline_by_user", False)  # a user with a network
+    monkeypatch.setenv("RAG_LLM_MOCK_RESPONSE", MOCK)
+    original = seeded.settings
+    seeded.settings = original.with_(reranker_model=RERANKER)
+    seeded._reranker_status = None
+    try:
+        with FakeHub({RERANKER: tiny_repo}) as hub:
+            monkeypatch.setenv("HF_ENDPOINT", hub.url)
+            at = page()
+            at.chat_input(key="chat-input").set_value("How long is the warranty?").run()
+            assert not at.exception, at.exception
+            assert hub.file_gets()  # downloaded on first use
+        _, status = seeded.reranker()
+        assert status.available
+        (conversation,) = [c for c in seeded.conversations() if c.collection == seeded.settings.collection]
+        answer = seeded.messages(conversation.id)[-1].answer
+        assert answer.trace.reranked  # the first answer already used it
+    finally:
+        seeded.settings = original
+        seeded._reranker, seeded._reranker_status = None, None

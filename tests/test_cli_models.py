@@ -124,3 +124,31 @@ def test_rerank_search_without_the_model_prints_one_short_note(
     assert notes == [
         "note: reranking skipped (not downloaded); fix: `rag models pull` (status: `rag models`)"
     ]
+
+
+def test_first_rerank_use_downloads_the_model_with_progress(engine, tiny_repo, hub_cache, monkeypatch):
+    import rag.embedding
+
+    monkeypatch.setattr(rag.embedding, "_hub_offline_by_user", False)  # a user with a network
+    eng = Engine(engine.settings.with_(reranker_model=DEFAULT_RERANKER_MODEL), db=engine.db)
+    eng._embedder = engine.embedder
+    progress = []
+    eng.download_progress = lambda done, total: progress.append((done, total))
+    with FakeHub({DEFAULT_RERANKER_MODEL: tiny_repo}) as hub:
+        monkeypatch.setenv("HF_ENDPOINT", hub.url)
+        reranker, status = eng.reranker()
+        assert hub.file_gets()
+    assert status.available and reranker is not None
+    assert progress and progress[-1][0] == progress[-1][1] > 0
+
+
+def test_no_download_when_the_user_chose_offline(engine, tiny_repo, hub_cache, monkeypatch):
+    import rag.embedding
+
+    monkeypatch.setattr(rag.embedding, "_hub_offline_by_user", True)
+    eng = Engine(engine.settings.with_(reranker_model=DEFAULT_RERANKER_MODEL), db=engine.db)
+    with FakeHub({DEFAULT_RERANKER_MODEL: tiny_repo}) as hub:
+        monkeypatch.setenv("HF_ENDPOINT", hub.url)
+        reranker, status = eng.reranker()
+        assert not hub.file_gets()
+    assert reranker is None and "rag models pull" in status.reason

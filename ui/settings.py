@@ -8,7 +8,9 @@ the names of missing keys.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import streamlit as st
 
@@ -79,8 +81,8 @@ def render_reranker(engine: Engine) -> None:
     st.caption(f"Offline? To fix: {availability.fix}.")
 
 
-def _download(engine: Engine, name: str) -> None:
-    """Pull the reranker with an ``st.progress`` bar; rerun on success, show the fix on failure."""
+def progress_bar(name: str) -> tuple[Callable[[int, int | None], None], Any]:
+    """An ``st.progress`` bar for a model download and the callback that feeds it (bytes, total bytes)."""
     bar = st.progress(0.0, text=f"Downloading {name}…")
 
     def progress(done: int, total: int | None) -> None:
@@ -90,6 +92,32 @@ def _download(engine: Engine, name: str) -> None:
             )
         else:
             bar.progress(0.0, text=f"Downloading {name}: {done / 1e6:.1f} MB")
+
+    return progress, bar
+
+
+def prepare_reranker(engine: Engine) -> None:
+    """On the first search of the process, load the reranker, downloading it with a progress bar.
+
+    Nothing happens when it is loaded already, disabled, or on disk (then the search loads it). The
+    engine skips the download when the user set ``HF_HUB_OFFLINE=1`` and fails within seconds without
+    a network; either way the search then runs without reranking and the sidebar says why.
+    """
+    name = engine.settings.reranker_model
+    if engine.loaded_reranker_status() is not None or not name or engine.reranker_availability().present:
+        return
+    progress, bar = progress_bar(name)
+    engine.download_progress = progress
+    try:
+        engine.reranker()
+    finally:
+        engine.download_progress = None
+        bar.empty()
+
+
+def _download(engine: Engine, name: str) -> None:
+    """Pull the reranker with an ``st.progress`` bar; rerun on success, show the fix on failure."""
+    progress, bar = progress_bar(name)
 
     try:
         result = engine.pull_reranker(progress)
