@@ -69,6 +69,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("question")
     p.add_argument("--collection")
     p.add_argument("--mode", choices=MODES, help="retrieval mode")
-    p.add_argument("--max-tokens", type=int, default=512, help="longest answer in tokens")
+    p.add_argument(
+        "--max-tokens",
+        type=int,
+        default=None,
+        help="longest answer in tokens (default RAG_MAX_ANSWER_TOKENS, 300)",
+    )
     p.add_argument("--json", action="store_true", help="print the answer with its full trace as JSON")
     p.set_defaults(func=cmd_ask)

@@ -285,7 +285,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     a.add_argument("--limit", type=int, help="a fixed random sample of N questions (seed 0)")
     a.add_argument("--calibrate", action="store_true", help="fit and store the abstention threshold first")
     a.add_argument("--collection", help="collection for the corpus (default qa-<folder name>)")
-    a.add_argument("--max-tokens", type=int, default=256)
+    a.add_argument(
+        "--max-tokens",
+        type=int,
+        default=None,
+        help="longest answer in tokens (default RAG_MAX_ANSWER_TOKENS, 300)",
+    )
     a.add_argument("--json", action="store_true")
     a.set_defaults(func=cmd_eval_answers)
 

@@ -66,7 +66,7 @@ def run_answers(
     limit: int | None = None,
     do_calibrate: bool = False,
     on_item: Callable[[], None] | None = None,
-    max_tokens: int = 256,
+    max_tokens: int | None = None,
 ) -> AnswerRun:
     """Ask the questions (a seeded random sample of ``limit``) with the configured LLM; collect records.
 
