@@ -6,7 +6,7 @@ writes (``rag.db``, ``rag.ingest``, ``rag.uploads``), retrieval (``rag.retrieval
 (``rag.chat``, ``rag.answer``), conversations and evaluation runs (``rag.db``), models
 (``rag.catalog``, ``rag.rerank``). It is the whole public surface of the engine, hence about 600
 lines: of its ~45 methods most are a docstring and under five lines, kept in one class so the pages
-and the CLI have one object to call (RAGLite and simonw/llm keep theirs as one module too).
+and the CLI have one object to call.
 """
 
 from __future__ import annotations
