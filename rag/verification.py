@@ -62,7 +62,11 @@ _STOP_WORDS = frozenset(
 )
 _WORD_RE = re.compile(r"[A-Za-z0-9_]+(?:[-'][A-Za-z0-9_]+)*")
 _SENTENCE_END_RE = re.compile(r"(?<=[.!?])(?:\s*\[[\d,;\s\-–]+\])*\s+(?=[A-Z0-9\"'“(\[])")
-_MARKUP_RE = re.compile(r"<\s*/?\s*(?:source|sources|document|context|passage)\b[^>]*>", re.IGNORECASE)
+_MARKUP_RE = re.compile(
+    r"<\s*/?\s*(?:source|sources|document|context|passage)\b[^>]*>"  # tags of older prompt formats
+    r"|\bSource \d+\s*[(:]",  # the header of a source block in rag.prompting's format
+    re.IGNORECASE,
+)
 _SECTION_LINE_RE = re.compile(r"^\s*(?:\d+\.){1,}\d*\.?\s+\S")
 _MARKER_RE = re.compile(r"\[\s*\d[\d,;\s\-–]*\]")
 

@@ -34,6 +34,7 @@ def test_terms_and_sentences():
 
 def test_echo_of_markup_instructions_and_headings_is_detected():
     assert echo_problem('<source id="1">BRIN</source>') == "it repeats the prompt's markup"
+    assert echo_problem("Source 1: -a --all This option is only valid") == "it repeats the prompt's markup"
     copied = "Use only facts written in the sources. Never use other knowledge."
     assert echo_problem(copied, [SYSTEM_PROMPT]) == "it repeats the prompt's instructions"
     toc = "11.2.1. B-Tree\n11.2.2. Hash\n11.2.3. GiST\n11.2.4. GIN"
