@@ -281,9 +281,9 @@ def abstention(
 LOCAL_PROMPT_PASSAGES = 3
 """Passages in the prompt of an in-process ``local/`` model (all top-k passages for other models).
 
-llama.cpp read prompts at 14-30 tokens/s on this 2-core machine under load (``rag.llm`` notes): five
-1,500-character passages (about 1,900 tokens) alone took over a minute, so a local model gets the
-best three, each cut to :data:`LOCAL_PROMPT_CHARS`. Verification and the quoted fallback still use
+llama.cpp read prompts at 14-30 tokens/s on this 2-core machine under load (an 873-token prompt took
+61 s at a load average of 7), while five full passages are about 1,900 tokens; so a local model gets
+the best three, each cut to :data:`LOCAL_PROMPT_CHARS`. Verification and the quoted fallback still use
 every retrieved passage.
 """
 

@@ -48,7 +48,7 @@ EXTRACTIVE_SENTENCES = 3
 LITERAL_BONUS = 0.3
 """Score added to a sentence that contains a literal symbol of the question (see :func:`literal_symbols`).
 
-Chosen, not fitted: the size of a typical cosine gap between a related and the answering sentence.
+Chosen, not fitted.
 """
 
 _SYMBOL_RE = re.compile(r"(?<![\w-])(?:--?[A-Za-z][\w-]*|[!#$%&*~^|]+|\w+(?:[._/:]\w+)+)")
