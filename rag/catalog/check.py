@@ -1,14 +1,13 @@
 """Try a language model with one tiny completion, to tell the user whether a choice works.
 
 Used by a Settings page's "Test" button and ``rag models test``: the model is asked to "Reply with OK"
-through ``litellm.completion`` with a few tokens and a timeout, and the outcome (latency, reply, or a
-readable error from :func:`rag.llm.to_llm_error`) is returned instead of raised.
+through :func:`rag.llm.chat` (the same call, limits and error messages as an answer) with a few tokens
+and a timeout, and the outcome (latency, reply, or the readable error) is returned instead of raised.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 
 TEST_PROMPT = "Reply with OK"
@@ -49,8 +48,8 @@ def test_llm(
     Args:
         model: LiteLLM model string, e.g. ``openai/gpt-4o-mini``, ``ollama_chat/llama3.2``,
             ``local/smollm2``.
-        timeout_s: Seconds LiteLLM waits for the provider (its ``timeout``). In-process ``local/``
-            models are not interrupted by it: their first call also loads the GGUF file.
+        timeout_s: Wall-clock limit in seconds, as for an answer (a ``local/`` model stops writing
+            there; its first call also loads the GGUF file).
         max_tokens: Longest reply in tokens.
         mock_response: Reply text, or exception to raise, for LiteLLM's built-in mock (no provider is
             called); used by tests.
@@ -59,40 +58,32 @@ def test_llm(
         An :class:`LLMTestResult`; failures (missing key, unreachable server, unknown model, timeout)
         are in ``error``, never raised.
     """
-    # rag.llm sets LiteLLM up (bundled price table, ``local/`` provider) and maps its errors.
-    from rag.llm import to_llm_error, warm_up
-
-    warm_up()
-    import litellm
+    from rag.errors import LLMError
+    from rag.llm import chat
 
     started = time.perf_counter()
     try:
-        response = litellm.completion(
-            model=model,
-            messages=[{"role": "user", "content": TEST_PROMPT}],
+        result = chat(
+            model,
+            [{"role": "user", "content": TEST_PROMPT}],
             max_tokens=max_tokens,
-            temperature=0.0,
-            timeout=timeout_s,
-            drop_params=True,  # providers that reject temperature or max_tokens still answer
+            timeout_s=timeout_s,
             mock_response=mock_response,
         )
-    except Exception as exc:  # noqa: BLE001 - every failure becomes a message
+    except LLMError as exc:  # rag.llm already mapped the failure to a message that says what to do
         latency_ms = (time.perf_counter() - started) * 1000.0
-        error = _explain(exc, model, to_llm_error)
-        return LLMTestResult(model=model, ok=False, latency_ms=latency_ms, error=error)
-    latency_ms = (time.perf_counter() - started) * 1000.0
-    reply = (response.choices[0].message.content or "").strip()
-    return LLMTestResult(model=model, ok=True, latency_ms=latency_ms, reply=reply)
+        return LLMTestResult(model=model, ok=False, latency_ms=latency_ms, error=_explain(exc, model))
+    return LLMTestResult(model=model, ok=True, latency_ms=result.latency_ms, reply=result.text.strip())
 
 
-def _explain(exc: Exception, model: str, to_llm_error: Callable[[BaseException, str], Exception]) -> str:
+def _explain(exc: Exception, model: str) -> str:
     """The mapped error, led by the missing key if one is missing.
 
     LiteLLM 1.100.5 reports a missing OpenAI key as an internal server error, which hides the cause.
     """
     from rag.catalog.keys import check_llm_keys
 
-    message = str(to_llm_error(exc, model))
+    message = str(exc)
     keys = check_llm_keys(model, secret_names=())
     if keys.provider in _KEYLESS_PROVIDERS or any(key in message for key in keys.missing_keys):
         return message
