@@ -8,10 +8,9 @@ hallucinated. Called through :meth:`rag.engine.Engine.ask`.
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -188,14 +187,10 @@ def ask(
         )
         if conversation_id is not None:
             # The question is stored with its answer, so a failed LLM call leaves no orphan question.
+            stored = answer.to_dict()
             with engine.db.connection() as conn:
                 message_id = conversations.store_turn(
-                    conn,
-                    conversation_id,
-                    question,
-                    answer.text,
-                    [json.loads(json.dumps(asdict(c), default=list)) for c in answer.citations],
-                    answer.to_dict(),
+                    conn, conversation_id, question, answer.text, stored["citations"], stored
                 )
             answer = replace(answer, message_id=message_id, conversation_id=conversation_id)
         holder.answer = answer

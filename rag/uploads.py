@@ -10,18 +10,18 @@ import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, get_args
 
 from rag.chunking import chunk_document
 from rag.embedding import Embedder
-from rag.ingest import Ingestor, IngestProgress
+from rag.ingest import Ingestor, IngestProgress, Stage
 from rag.loaders import LoadOptions, load_bytes
 from rag.models import ChunkDraft, IngestResult, LoadedDocument
 
-STAGES: tuple[str, ...] = ("parse", "chunk", "embed", "store")
+STAGES: tuple[Stage, ...] = get_args(Stage)
 """Ingest stages in order, as reported by ``rag.ingest.IngestProgress.stage``."""
 
-FileStage = Literal["parse", "chunk", "embed", "store", "done"]
+FileStage = Literal[Stage, "done"]
 
 
 @dataclass(frozen=True)
