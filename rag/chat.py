@@ -18,7 +18,8 @@ from rag.abstention import decide
 from rag.answer import Answer, AnswerStream, abstention, build_answer_messages, finish_answer
 from rag.db import conversations
 from rag.db.conversations import MessageRow
-from rag.errors import LLMTimeout
+from rag.cleaning import clean_input
+from rag.errors import LLMError, LLMTimeout
 from rag.followup import check_rewrite, is_self_contained
 from rag.llm import chat, stream_chat
 from rag.prompting import ABSTAIN_TEXT, clean_rewrite, needs_rewrite, rewrite_messages
@@ -92,8 +93,10 @@ def ask(
 
     Raises:
         NotFound: collection or conversation missing. LLMError: the LLM call failed (raised while
-            iterating). EmbeddingModelMismatch: stored vectors come from another model.
+            iterating; with ``conversation_id`` the question is stored first, with the error as the
+            assistant's turn). EmbeddingModelMismatch: stored vectors come from another model.
     """
+    question = clean_input(question)
     settings = engine.settings
     target = engine.collection(collection)
     if conversation_id is not None and not history:
@@ -118,6 +121,8 @@ def ask(
             rewrite_tokens = (result.prompt_tokens, result.completion_tokens)
         except LLMTimeout:
             rewrite_note = "the rewrite ran out of time"
+        except LLMError as exc:  # the answer call below reports the failure, with the question stored
+            rewrite_note = f"the rewrite failed ({exc})"
         timings["rewrite"] = round((time.perf_counter() - started) * 1000.0, 3)
 
     trace = engine.search(standalone, params or engine.default_params(), target.name)
@@ -145,18 +150,27 @@ def ask(
                 standalone, hits, [] if standalone != question.strip() else history, settings.llm_model
             )
             timings["prompt_build"] = round(prompt_ms, 3)
-            stream = stream_chat(
-                settings.llm_model,
-                messages_,
-                max_tokens=max_tokens or settings.max_answer_tokens,
-                timeout_s=settings.answer_timeout_s,
-                mock_response=mock_response,
-            )
+            try:
+                stream = stream_chat(
+                    settings.llm_model,
+                    messages_,
+                    max_tokens=max_tokens or settings.max_answer_tokens,
+                    timeout_s=settings.answer_timeout_s,
+                    mock_response=mock_response,
+                )
+            except LLMError as exc:  # the provider refused at once (bad key, nothing listening)
+                if conversation_id is not None:
+                    _store_failed_turn(engine, conversation_id, question, exc)
+                raise
             try:
                 yield from stream
             except LLMTimeout:
                 # Nothing written in time: verification below turns this into the quoted evidence.
                 pass
+            except LLMError as exc:
+                if conversation_id is not None:
+                    _store_failed_turn(engine, conversation_id, question, exc)
+                raise
             timings["time_to_first_token"] = round(stream.ttft_ms or 0.0, 3)
             timings["generation"] = round(stream.generation_ms or 0.0, 3)
             timings["total"] = round((time.perf_counter() - total_started) * 1000.0, 3)
@@ -197,3 +211,10 @@ def ask(
 
     holder = AnswerStream(deltas())
     return holder
+
+
+def _store_failed_turn(engine: Engine, conversation_id: int, question: str, error: LLMError) -> None:
+    """Store the question and, as the assistant's turn, the reason the model gave no answer."""
+    text = f"No answer: the language model failed. {error}"
+    with engine.db.connection() as conn:
+        conversations.store_turn(conn, conversation_id, question, text, [], None)

@@ -36,6 +36,14 @@ SHORT_STREAM_CHARS_PER_TOKEN = 4
 """Streams up to this many characters per budget token are first tried as one chunk (a speed-up)."""
 MIN_CHUNK_SIZE = 16
 """Smallest accepted ``chunk_size`` in tokens (same floor as ``Settings.validate``)."""
+MAX_CHARS_PER_TOKEN = 10
+"""Chunk lengths count at least one token per this many characters, so chunks stay bounded in characters.
+
+WordPiece (MiniLM's tokenizer) turns any whitespace-free run over 100 characters into ONE ``[UNK]``
+token (``max_input_chars_per_word``), so a base64 blob or a long URL list made a "256-token" chunk of
+32,120 characters. English prose averages ~4.4 characters per MiniLM token (SciFact) and code ~3,
+so real text never meets this floor: at ``chunk_size`` 256 a chunk holds at most 2,560 characters.
+"""
 
 
 @dataclass(frozen=True)
@@ -60,13 +68,20 @@ class _Meter:
         self._counts: dict[str, int] = {}
 
     def length(self, text: str) -> int:
-        """Return the tokens of ``text`` without special tokens (the splitter's length function)."""
+        """Return the tokens of ``text`` without special tokens (the splitter's length function).
+
+        At least ``len(text) / MAX_CHARS_PER_TOKEN``, rounded up (see :data:`MAX_CHARS_PER_TOKEN`).
+        """
         n = self._lengths.get(text)
         if n is None:
-            n = self._lengths[text] = len(self.embedder.tokenize(text))
+            n = self._lengths[text] = max(len(self.embedder.tokenize(text)), -(-len(text) // MAX_CHARS_PER_TOKEN))
         return n
 
     def count(self, text: str) -> int:
+        """Return :meth:`model_count`, but at least ``len(text) / MAX_CHARS_PER_TOKEN`` (rounded up)."""
+        return max(self.model_count(text), -(-len(text) // MAX_CHARS_PER_TOKEN))
+
+    def model_count(self, text: str) -> int:
         """Return ``embedder.count_tokens(text)``: tokens as the model sees them, specials included."""
         n = self._counts.get(text)
         if n is None:
@@ -170,7 +185,7 @@ def chunk_document(
                     heading_path=group.heading_path,
                     char_start=start,
                     char_end=end,
-                    token_count=meter.count(embedding_input),
+                    token_count=meter.model_count(embedding_input),
                     sha256=hashlib.sha256(embedding_input.encode("utf-8")).hexdigest(),
                 )
             )

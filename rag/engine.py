@@ -30,6 +30,7 @@ from rag.catalog import (
 )
 from rag.catalog.download import ProgressCallback as DownloadProgress
 from rag.chat import StoredMessage, ask
+from rag.cleaning import clean_input, one_line
 from rag.config import Settings, set_in_environment
 from rag.db import Database
 from rag.db import conversations as conversation_rows
@@ -396,7 +397,9 @@ class Engine:
     def documents(self, collection: str | None = None, search: str | None = None) -> list[DocumentInfo]:
         """Documents of a collection with chunk counts, newest first; ``search`` filters title/source."""
         with self.db.connection() as conn:
-            return list_documents(conn, collection or self.settings.collection, search)
+            return list_documents(
+                conn, collection or self.settings.collection, None if search is None else one_line(search)
+            )
 
     def chunks(self, document_id: int) -> list[ChunkInfo]:
         """Chunks of one document in order.
@@ -489,7 +492,8 @@ class Engine:
             reranker, status = None, self._reranker_status_without_loading()
         with self.db.connection() as conn:
             for query in queries:
-                yield retrieve(conn, target, query, params, self.embedder, reranker, status)
+                # NUL cannot reach PostgreSQL; other control characters are never meant in a query.
+                yield retrieve(conn, target, clean_input(query), params, self.embedder, reranker, status)
 
     def _reranker_status_without_loading(self) -> RerankerStatus:
         if self._reranker_status is not None:
@@ -534,7 +538,9 @@ class Engine:
     def create_conversation(self, title: str = "New chat", collection: str | None = None) -> Conversation:
         """Create an empty conversation bound to a collection."""
         with self.db.connection() as conn:
-            return conversation_rows.create_conversation(conn, title, collection or self.settings.collection)
+            return conversation_rows.create_conversation(
+                conn, one_line(title), collection or self.settings.collection
+            )
 
     def conversations(self, limit: int = 100) -> list[Conversation]:
         """Conversations, most recently active first."""
@@ -548,7 +554,7 @@ class Engine:
             NotFound: no such conversation.
         """
         with self.db.connection() as conn:
-            conversation_rows.rename_conversation(conn, conversation_id, title)
+            conversation_rows.rename_conversation(conn, conversation_id, one_line(title))
 
     def delete_conversation(self, conversation_id: int) -> None:
         """Delete a conversation and its messages (a missing id is not an error)."""

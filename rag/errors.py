@@ -39,6 +39,10 @@ class FileTooLarge(LoaderError):
     """The file exceeds the configured size limit (``RAG_MAX_FILE_MB``)."""
 
 
+class InputLimitExceeded(LoaderError):
+    """The file would expand past a loader limit (decompressed bytes, tags, rows, cells, pages)."""
+
+
 class EmptyDocument(LoaderError):
     """The file has no bytes, or no text after extraction."""
 

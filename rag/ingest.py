@@ -4,8 +4,14 @@ Documents are processed in batches: one lookup finds unchanged documents (same s
 and older versions (same source name); only new chunk texts are embedded (an equal chunk sha256 reuses
 the stored vector, like simonw/llm ``embed_multi_with_metadata``); a batch is written in one
 transaction (``rag.db.documents.write_documents``) on a background thread while the next batch is embedded,
-so the database work overlaps the model work. When a batch write fails, its documents are retried
-one per transaction so that one bad document never takes the others down.
+so the database work overlaps the model work. When a batch write fails on bad data, its documents are
+retried one per transaction so that one bad document never takes the others down; when the database
+is gone (:class:`~rag.errors.DatabaseError`) the ingest stops at once with that error, no retry.
+
+Before a document is embedded it is claimed (:mod:`rag.db.claims`): a document another process is
+ingesting at the same moment is skipped as "already ingested by another process", never embedded
+twice. The collection is created with the first document stored, so a run that stores nothing
+leaves no empty collection behind.
 """
 
 from __future__ import annotations
@@ -19,14 +25,22 @@ from pathlib import Path
 from typing import Literal
 
 import numpy as np
+import psycopg
 
 from rag.chunking import chunk_document
 from rag.db import Database
-from rag.db.collections import Collection, ensure_collection, ensure_vector_index
+from rag.db.claims import claim_documents, release_documents
+from rag.db.collections import (
+    Collection,
+    check_text_search_config,
+    ensure_collection,
+    ensure_vector_index,
+    find_collection,
+)
 from rag.db.documents import PreparedDocument, analyze, find_existing, write_documents
 from rag.db.embeddings import reusable_embeddings
 from rag.embedding import Embedder
-from rag.errors import EmptyDocument, RagError
+from rag.errors import DatabaseError, EmptyDocument, RagError
 from rag.loaders import LoadOptions, iter_files, load_bytes, load_path
 from rag.models import IngestResult, LoadedDocument
 
@@ -63,6 +77,9 @@ class IngestProgress:
 
 ProgressCallback = Callable[[IngestProgress], None]
 
+ANOTHER_PROCESS_NOTE = "already ingested by another process"
+"""``IngestResult.note`` of a document that another process was ingesting at the same moment."""
+
 
 class Ingestor:
     """Ingests documents into one collection.
@@ -70,7 +87,8 @@ class Ingestor:
     Args:
         db: Open database.
         embedder: The configured embedding model.
-        collection: Collection name (created on first use with ``text_search_config``).
+        collection: Collection name (created with ``text_search_config`` when its first document
+            is stored).
         chunk_size, chunk_overlap: Chunking in embedding-model tokens (see ``rag.chunking``).
         load_options: Loader options (size limit, CSV mode).
         on_progress: Optional callback for progress events.
@@ -106,8 +124,13 @@ class Ingestor:
         self.batch_chunks = batch_chunks
         self.embedding_batch_size = embedding_batch_size
         with db.connection() as conn:
-            self.collection: Collection = ensure_collection(conn, collection, text_search_config)
+            self._collection: Collection | None = find_collection(conn, collection)
+            if self._collection is None:
+                check_text_search_config(conn, text_search_config)  # fail now, not at the first write
             ensure_vector_index(conn, embedder.name, embedder.dimension)
+        self.collection_name = collection
+        self.text_search_config = text_search_config
+        self._claims: psycopg.Connection | None = None
         self._started = time.perf_counter()
         self.documents_done = 0
         self.chunks_done = 0
@@ -133,7 +156,10 @@ class Ingestor:
         pending_chunks_estimate = 0
         in_flight: Future[list[IngestResult]] | None = None
         in_flight_keys: set[str] = set()
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="rag-writer") as writer:
+        with (
+            self.db.dedicated_connection() as self._claims,
+            ThreadPoolExecutor(max_workers=1, thread_name_prefix="rag-writer") as writer,
+        ):
             for name, loader in sources:
                 self._report("parse", name)
                 try:
@@ -167,6 +193,7 @@ class Ingestor:
                 yield from results
             if in_flight is not None:
                 yield from in_flight.result()
+        self._claims = None
         if self.chunks_done - chunks_before >= ANALYZE_AFTER_CHUNKS:
             with self.db.connection() as conn:
                 analyze(conn)
@@ -187,12 +214,37 @@ class Ingestor:
     def _prepare(
         self, documents: Sequence[LoadedDocument]
     ) -> tuple[list[IngestResult], list[PreparedDocument]]:
-        """Classify, chunk and embed a batch. Returns finished results and documents to write."""
-        with self.db.connection() as conn:
-            by_sha, by_name = find_existing(conn, self.collection.id, documents)
+        """Claim, classify, chunk and embed a batch. Returns finished results and documents to write.
+
+        Every document claimed here is either released before returning or handed, still claimed, to
+        :meth:`_write`, which releases it after its transaction.
+        """
+        assert self._claims is not None
+        claimed = claim_documents(self._claims, self.collection_name, [d.content_sha256 for d in documents])
+        done: list[IngestResult] = []
+        try:
+            done, prepared = self._prepare_claimed(documents, claimed)
+        except BaseException:
+            release_documents(self._claims, self.collection_name, claimed)
+            raise
+        writing = {item.document.content_sha256 for item in prepared}
+        release_documents(self._claims, self.collection_name, claimed - writing)
+        return done, prepared
+
+    def _prepare_claimed(
+        self, documents: Sequence[LoadedDocument], claimed: set[str]
+    ) -> tuple[list[IngestResult], list[PreparedDocument]]:
+        by_sha: dict[str, int] = {}
+        by_name: dict[str, tuple[int, str]] = {}
+        if self._collection is not None:
+            with self.db.connection() as conn:
+                by_sha, by_name = find_existing(conn, self._collection.id, documents)
         done: list[IngestResult] = []
         drafts = []
         for document in documents:
+            if document.content_sha256 not in claimed:
+                done.append(IngestResult(document.source_name, "unchanged", note=ANOTHER_PROCESS_NOTE))
+                continue
             if document.content_sha256 in by_sha:
                 done.append(
                     IngestResult(
@@ -236,27 +288,54 @@ class Ingestor:
         self.embedded += len(missing)
         return done, prepared
 
-    def _write(self, prepared: Sequence[PreparedDocument]) -> list[IngestResult]:
-        """Write a batch in one transaction; on failure retry each document alone (writer thread)."""
-        try:
+    def _target(self) -> Collection:
+        """The collection, created now if this is its first document (main thread, before a write)."""
+        if self._collection is None:
             with self.db.connection() as conn:
-                ids = write_documents(conn, self.collection, prepared, self.embedder.name)
-            results = [self._stored(item, doc_id) for item, doc_id in zip(prepared, ids, strict=True)]
-        except Exception:
-            results = []
-            for item in prepared:
-                try:
-                    with self.db.connection() as conn:
-                        (doc_id,) = write_documents(conn, self.collection, [item], self.embedder.name)
-                    results.append(self._stored(item, doc_id))
-                except Exception as exc:
-                    results.append(
-                        IngestResult(
-                            item.document.source_name, "failed", error=f"could not store the document: {exc}"
-                        )
-                    )
+                self._collection = ensure_collection(conn, self.collection_name, self.text_search_config)
+        return self._collection
+
+    def _write(self, prepared: Sequence[PreparedDocument]) -> list[IngestResult]:
+        """Write a batch in one transaction, then release its claims (writer thread).
+
+        On a data error the documents are retried one per transaction; a lost database raises.
+
+        Raises:
+            DatabaseError: the database stopped answering (no retry: the ingest ends here).
+        """
+        assert self._collection is not None and self._claims is not None
+        collection = self._collection
+        try:
+            try:
+                with self.db.connection() as conn:
+                    ids = write_documents(conn, collection, prepared, self.embedder.name)
+                results = [self._stored(item, doc_id) for item, doc_id in zip(prepared, ids, strict=True)]
+            except DatabaseError:
+                raise
+            except Exception:
+                results = [self._write_alone(collection, item) for item in prepared]
+        finally:
+            release_documents(
+                self._claims, self.collection_name, [item.document.content_sha256 for item in prepared]
+            )
         self.documents_done += len(results)
         return results
+
+    def _write_alone(self, collection: Collection, item: PreparedDocument) -> IngestResult:
+        """Write one document in its own transaction; a data error becomes a ``failed`` result."""
+        try:
+            with self.db.connection() as conn:
+                (doc_id,) = write_documents(conn, collection, [item], self.embedder.name)
+        except DatabaseError:
+            raise
+        except psycopg.errors.UniqueViolation:
+            # The same source name was stored by another process after our dedup lookup.
+            return IngestResult(item.document.source_name, "unchanged", note=ANOTHER_PROCESS_NOTE)
+        except Exception as exc:
+            return IngestResult(
+                item.document.source_name, "failed", error=f"could not store the document: {exc}"
+            )
+        return self._stored(item, doc_id)
 
     def _stored(self, item: PreparedDocument, document_id: int) -> IngestResult:
         self.chunks_done += len(item.chunks)
@@ -296,6 +375,7 @@ class Ingestor:
             results.extend(in_flight.result())
             in_flight, in_flight_keys = None, set()
         if prepared:
+            self._target()
             self._report("store", prepared[0].document.source_name)
             in_flight = writer.submit(self._write, prepared)
             in_flight_keys = keys

@@ -102,6 +102,8 @@ class IngestResult:
         chunks: Chunks stored (0 for unchanged/failed).
         embedded: Chunks whose embedding was computed (the rest reused by chunk sha256).
         error: Readable reason when ``status == "failed"``.
+        note: Why an ``unchanged`` document was skipped when it is not already stored, e.g.
+            ``"already ingested by another process"``.
     """
 
     source_name: str
@@ -110,6 +112,7 @@ class IngestResult:
     chunks: int = 0
     embedded: int = 0
     error: str | None = None
+    note: str | None = None
 
 
 SearchMode = Literal["lexical", "vector", "hybrid", "rerank"]

@@ -78,7 +78,7 @@ def run_command(func: Callable[[argparse.Namespace], int | None], args: argparse
     try:
         return int(func(args) or EXIT_OK)
     except RagError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {printable(str(exc), keep_newlines=True)}", file=sys.stderr)
         return EXIT_ERROR
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
@@ -109,6 +109,23 @@ def usage_error(message: str) -> int:
     return EXIT_ERROR
 
 
+def printable(text: str, *, keep_newlines: bool = False) -> str:
+    """``text`` with every non-printable character escaped (``\\x1b``, ``\\n``, ``\\u200b``...).
+
+    File names and document titles can hold terminal escape sequences; printed raw they could
+    recolour, hide or rewrite what the terminal shows.
+
+    Args:
+        text: What to print.
+        keep_newlines: Leave ``\\n`` as a line break (multi-line messages).
+    """
+    if text.isprintable():
+        return text
+    return "".join(
+        char if char.isprintable() or (keep_newlines and char == "\n") else repr(char)[1:-1] for char in text
+    )
+
+
 def print_json(value: Any) -> None:
     """Print ``value`` as one line of JSON on stdout (dates, paths and the like as strings)."""
     print(json.dumps(value, default=str))
@@ -129,10 +146,12 @@ def print_table(header: Sequence[str], rows: Sequence[Sequence[str]], title: str
     """
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
 
     table = Table(*header, title=title)
     for row in rows:
-        table.add_row(*row)
+        # Text, not str: a cell is shown as written, never read as rich markup ("[link=...]").
+        table.add_row(*(Text(printable(cell)) for cell in row))
     Console().print(table)
 
 

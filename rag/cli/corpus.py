@@ -8,7 +8,7 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
-from rag.cli.common import EXIT_FAILED, EXIT_OK, open_engine, print_json, print_table, progress_bar
+from rag.cli.common import EXIT_FAILED, EXIT_OK, open_engine, print_json, print_table, printable, progress_bar
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
@@ -47,13 +47,13 @@ def cmd_ingest(args: argparse.Namespace) -> int:
             elapsed = max(time.perf_counter() - started, 1e-9)
             bar.update(1)
             bar.set_postfix_str(f"{chunks / elapsed:.0f} chunks/s")
-            if not args.quiet and (result.status != "unchanged" or args.verbose):
+            if not args.quiet and (result.status != "unchanged" or args.verbose or result.note):
                 line = f"{result.status:9} {result.source_name}"
                 if result.status in ("new", "replaced"):
                     line += f"  ({result.chunks} chunks, {result.embedded} embedded)"
-                if result.error:
-                    line += f"  {result.error}"
-                bar.write(line, file=sys.stdout)
+                if result.error or result.note:
+                    line += f"  {result.error or result.note}"
+                bar.write(printable(line), file=sys.stdout)
     elapsed = time.perf_counter() - started
     documents = sum(counts.values())
     summary = {

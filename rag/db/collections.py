@@ -13,9 +13,13 @@ import psycopg
 from psycopg import sql
 from psycopg.types.json import Jsonb
 
+from rag.cleaning import has_control_characters
 from rag.errors import ConfigError, NotFound
 
 _COLLECTION_LOCK_NAMESPACE = 7_273_012_202
+_VECTOR_INDEX_LOCK_KEY = 7_273_012_203
+MAX_COLLECTION_NAME_CHARS = 200
+"""Longest collection name (characters): it is shown in the sidebar and in every message."""
 
 
 @dataclass(frozen=True)
@@ -41,26 +45,54 @@ ON CONFLICT (name) DO NOTHING
 """
 
 
+def check_collection_name(name: str) -> None:
+    """Refuse a name no collection may have: blank, over 200 characters, or with control characters.
+
+    Raises:
+        ConfigError: The message names the problem (NUL and other control characters are shown
+            escaped, e.g. ``'a\\x00b'``).
+    """
+    if not name.strip():
+        raise ConfigError("a collection name must not be empty")
+    if has_control_characters(name):
+        raise ConfigError(
+            f"the collection name {name!r} contains control characters (NUL, tab, newline...): "
+            "use letters, digits, spaces and punctuation only"
+        )
+    if len(name) > MAX_COLLECTION_NAME_CHARS:
+        raise ConfigError(
+            f"a collection name has at most {MAX_COLLECTION_NAME_CHARS} characters; this one has {len(name)}"
+        )
+
+
+def find_collection(conn: psycopg.Connection, name: str) -> Collection | None:
+    """Return the collection called ``name``, or ``None`` when there is none.
+
+    Raises:
+        ConfigError: ``name`` is not a valid collection name (:func:`check_collection_name`).
+    """
+    check_collection_name(name)
+    row = conn.execute(GET_COLLECTION, {"name": name}).fetchone()
+    if row is None:
+        return None
+    return Collection(id=row[0], name=row[1], text_search_config=row[2], settings=row[3])
+
+
 def get_collection(conn: psycopg.Connection, name: str) -> Collection:
     """Return the collection called ``name``.
 
     Raises:
         NotFound: no such collection (the message lists how to create one: ingest into it).
+        ConfigError: ``name`` is not a valid collection name (:func:`check_collection_name`).
     """
-    row = conn.execute(GET_COLLECTION, {"name": name}).fetchone()
-    if row is None:
+    collection = find_collection(conn, name)
+    if collection is None:
         raise NotFound(f"collection {name!r} does not exist yet: ingest documents into it first")
-    return Collection(id=row[0], name=row[1], text_search_config=row[2], settings=row[3])
+    return collection
 
 
-def ensure_collection(conn: psycopg.Connection, name: str, text_search_config: str = "english") -> Collection:
-    """Return the collection ``name``, creating it with ``text_search_config`` if missing.
-
-    Raises:
-        ConfigError: the name is empty or the text-search configuration does not exist.
-    """
-    if not name.strip():
-        raise ConfigError("a collection name must not be empty")
+def check_text_search_config(conn: psycopg.Connection, text_search_config: str) -> None:
+    """Raise ``ConfigError`` unless ``text_search_config`` names a PostgreSQL text-search configuration."""
     exists = conn.execute(
         "SELECT EXISTS (SELECT 1 FROM pg_ts_config WHERE cfgname = %(config)s)",
         {"config": text_search_config},
@@ -69,6 +101,17 @@ def ensure_collection(conn: psycopg.Connection, name: str, text_search_config: s
         raise ConfigError(
             f"text-search configuration {text_search_config!r} does not exist: see `SELECT cfgname FROM pg_ts_config`"
         )
+
+
+def ensure_collection(conn: psycopg.Connection, name: str, text_search_config: str = "english") -> Collection:
+    """Return the collection ``name``, creating it with ``text_search_config`` if missing.
+
+    Raises:
+        ConfigError: the name is invalid (:func:`check_collection_name`) or the text-search
+            configuration does not exist.
+    """
+    check_collection_name(name)
+    check_text_search_config(conn, text_search_config)
     conn.execute(CREATE_COLLECTION, {"name": name, "config": text_search_config})
     return get_collection(conn, name)
 
@@ -107,6 +150,8 @@ def ensure_vector_index(conn: psycopg.Connection, model: str, dimension: int) ->
     if not 1 <= int(dimension) <= 2000:
         raise ConfigError(f"HNSW indexes support 1 to 2,000 dimensions; the embedding model has {dimension}")
     name = vector_index_name(model)
+    # Two first ingests at once would both pass the check below and race on CREATE INDEX.
+    conn.execute("SELECT pg_advisory_xact_lock(%(key)s)", {"key": _VECTOR_INDEX_LOCK_KEY})
     exists = conn.execute("SELECT to_regclass(%(name)s) IS NOT NULL", {"name": name}).fetchone()
     if exists and exists[0]:
         return

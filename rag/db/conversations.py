@@ -121,13 +121,14 @@ def store_turn(
     question: str,
     answer_text: str,
     citations: list[dict[str, Any]],
-    answer: dict[str, Any],
+    answer: dict[str, Any] | None,
 ) -> int:
     """Store a question and its answer in one transaction (no orphan question); returns the answer's id.
 
     Args:
         citations: JSON-serialisable cited passages. answer: The full answer (``Answer.to_dict()``);
-            values JSON cannot hold (datetimes) are stored as strings.
+            values JSON cannot hold (datetimes) are stored as strings. ``None`` for a turn with no
+            answer (the model failed: ``answer_text`` says why); its trace is stored as NULL.
     """
     with conn.transaction():
         conn.execute(
@@ -147,7 +148,7 @@ def store_turn(
                 "role": "assistant",
                 "content": answer_text,
                 "citations": Jsonb(citations),
-                "trace": Jsonb(json.loads(json.dumps(answer, default=str))),
+                "trace": None if answer is None else Jsonb(json.loads(json.dumps(answer, default=str))),
             },
         ).fetchone()
         conn.execute(TOUCH_CONVERSATION, {"id": conversation_id})

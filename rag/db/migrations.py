@@ -18,7 +18,8 @@ Design notes:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import psycopg
@@ -182,6 +183,23 @@ def applied_migrations(conn: psycopg.Connection) -> list[tuple[int, str]]:
     return [(row[0], row[1]) for row in conn.execute("SELECT id, name FROM schema_migrations ORDER BY id")]
 
 
+@contextmanager
+def migration_lock(conn: psycopg.Connection) -> Iterator[None]:
+    """Hold the schema lock (a session advisory lock) on ``conn`` for the ``with`` block.
+
+    Every schema change of this app (``CREATE EXTENSION``, the migrations) runs under it, so several
+    processes starting at once on a fresh database never race on one DDL statement.
+
+    Args:
+        conn: An autocommit connection.
+    """
+    conn.execute("SELECT pg_advisory_lock(%(key)s)", {"key": _MIGRATION_LOCK_KEY})
+    try:
+        yield
+    finally:
+        conn.execute("SELECT pg_advisory_unlock(%(key)s)", {"key": _MIGRATION_LOCK_KEY})
+
+
 def migrate(conn: psycopg.Connection, migrations: Sequence[Migration] = MIGRATIONS) -> list[str]:
     """Apply the migrations that are not recorded yet, each in its own transaction.
 
@@ -196,8 +214,7 @@ def migrate(conn: psycopg.Connection, migrations: Sequence[Migration] = MIGRATIO
         psycopg.Error: a migration failed; it is rolled back and the error propagates.
     """
     applied_now: list[str] = []
-    conn.execute("SELECT pg_advisory_lock(%(key)s)", {"key": _MIGRATION_LOCK_KEY})
-    try:
+    with migration_lock(conn):
         conn.execute(
             "CREATE TABLE IF NOT EXISTS schema_migrations ("
             " id integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())"
@@ -213,6 +230,4 @@ def migrate(conn: psycopg.Connection, migrations: Sequence[Migration] = MIGRATIO
                     {"id": migration.id, "name": migration.name},
                 )
             applied_now.append(migration.name)
-    finally:
-        conn.execute("SELECT pg_advisory_unlock(%(key)s)", {"key": _MIGRATION_LOCK_KEY})
     return applied_now

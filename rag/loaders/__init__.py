@@ -10,7 +10,8 @@ are imported inside the loaders, so importing this package stays cheap.
 This module holds the entry points: :func:`load_bytes` checks the size, emptiness and extension
 first, then parses the whole file before it returns, so a bad file raises before any document is
 handed out (for JSONL and CSV rows every line is validated first: a file with one bad line yields
-nothing). Every error is a :class:`~rag.errors.LoaderError` subclass whose message says what to do.
+nothing). Every loader stays within the limits of :mod:`rag.loaders.guards`, and every document's
+text is cleaned of characters PostgreSQL cannot store (NUL) there too. Every error is a :class:`~rag.errors.LoaderError` subclass whose message says what to do.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path, PurePath
 
 from rag.errors import EmptyDocument, LoaderError, UnsupportedFileType
+from rag.loaders import guards
 from rag.loaders.docx import load_docx
 from rag.loaders.html import load_html
 from rag.loaders.markdown import load_markdown, load_text
@@ -76,6 +78,9 @@ def load_bytes(data: bytes, filename: str, options: LoadOptions = LoadOptions())
         CorruptDocument: The file cannot be parsed (truncated, binary renamed to ``.txt``, bad
             JSONL line...).
         ConfigError: CSV rows mode names a column the file does not have.
+        InputLimitExceeded: The file expands past a limit of :mod:`rag.loaders.guards` (zip members
+            and decompressed bytes, XML or HTML tags, PDF pages, CSV rows and cells, JSONL lines,
+            characters of text).
     """
     size = len(data)
     if size > options.max_file_bytes:
@@ -89,10 +94,11 @@ def load_bytes(data: bytes, filename: str, options: LoadOptions = LoadOptions())
         raise UnsupportedFileType(
             f"{filename}: {kind} not supported; supported types: {', '.join(sorted(SUPPORTED_EXTENSIONS))}"
         )
-    documents = loader(data, filename, options)
+    documents = [guards.clean_document(document) for document in loader(data, filename, options)]
     for document in documents:
         if not any(section.text.strip() for section in document.sections):
             raise EmptyDocument(f"{document.source_name}: no text found; the file has nothing to index")
+        guards.check_text_length(document.source_name, sum(len(s.text) for s in document.sections))
     return iter(documents)
 
 
@@ -109,9 +115,15 @@ def load_path(path: Path, options: LoadOptions = LoadOptions()) -> Iterator[Load
         As :func:`load_bytes`.
 
     Raises:
-        LoaderError: The file cannot be read (missing, a folder, no permission); plus every error of
-            :func:`load_bytes`.
+        LoaderError: The file cannot be read (missing, a folder, no permission) or is a symbolic
+            link (never followed: a link in a folder must not pull in a file from elsewhere); plus
+            every error of :func:`load_bytes`.
     """
+    if path.is_symlink():
+        raise LoaderError(
+            f"{path} is a symbolic link (to {os.readlink(path)}); links are not followed, so that a "
+            "folder cannot pull in files from elsewhere: give the target's own path"
+        )
     try:
         size = path.stat().st_size
         if size > options.max_file_bytes:
@@ -127,7 +139,8 @@ def iter_files(paths: Iterable[Path]) -> Iterator[Path]:
 
     Folders are walked recursively (symlinked folders are not followed); their files come in sorted
     path order, and hidden files and folders (name starting with ``.``) are skipped. A path given
-    directly is yielded even when hidden. Every file is yielded, including unsupported ones, so the
+    directly is yielded even when hidden. A symbolic link, given directly or found in a folder, is
+    yielded as it is, never followed (:func:`load_path` refuses it with the reason). Every file is yielded, including unsupported ones, so the
     caller can report them as failed; a path that does not exist is yielded too (loading it raises
     :class:`~rag.errors.LoaderError`). Each file is yielded once.
 
@@ -139,7 +152,7 @@ def iter_files(paths: Iterable[Path]) -> Iterator[Path]:
     """
     seen: set[Path] = set()
     for path in paths:
-        if path.is_dir():
+        if path.is_dir() and not path.is_symlink():
             found: list[Path] = []
             for root, dirnames, filenames in os.walk(path):
                 dirnames[:] = [name for name in dirnames if not name.startswith(".")]
@@ -148,7 +161,7 @@ def iter_files(paths: Iterable[Path]) -> Iterator[Path]:
         else:
             candidates = [path]
         for candidate in candidates:
-            key = candidate.resolve()
+            key = candidate.absolute() if candidate.is_symlink() else candidate.resolve()
             if key not in seen:
                 seen.add(key)
                 yield candidate

@@ -7,6 +7,7 @@ import re
 from typing import TYPE_CHECKING
 
 from rag.errors import CorruptDocument
+from rag.loaders import guards
 from rag.loaders.options import LoadOptions
 from rag.loaders.text import HeadingPath, clean_text, single_document
 from rag.models import LoadedDocument, Section
@@ -52,10 +53,12 @@ def load_docx(data: bytes, filename: str, options: LoadOptions) -> list[LoadedDo
     Raises:
         CorruptDocument: The file is not a readable DOCX (truncated, legacy ``.doc``, password
             protected, malformed XML).
+        InputLimitExceeded: The zip expands past the limits of :mod:`rag.loaders.guards`.
     """
     import docx
     from docx.table import Table
 
+    guards.check_zip(data, filename)
     try:
         document = docx.Document(io.BytesIO(data))
     except Exception as exc:  # BadZipFile, KeyError, PackageNotFoundError, lxml errors...

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any
 
+from rag.loaders import guards
 from rag.loaders.options import LoadOptions
 from rag.loaders.text import HeadingPath, clean_text, decode_text, single_document
 from rag.models import LoadedDocument, Section
@@ -56,11 +57,13 @@ def load_html(data: bytes, filename: str, options: LoadOptions) -> list[LoadedDo
 
     Raises:
         CorruptDocument: The bytes cannot be decoded as text (see :func:`~rag.loaders.text.decode_text`).
+        InputLimitExceeded: More tags than :data:`rag.loaders.guards.MAX_HTML_ELEMENTS`.
     """
     from bs4 import BeautifulSoup, NavigableString
     from bs4 import Tag as BsTag
     from bs4.element import PreformattedString
 
+    guards.check_html(data, filename)
     soup = BeautifulSoup(decode_text(data, filename), "lxml")
     title_tag = soup.find("title")
     title = _html_text(title_tag) if title_tag is not None else ""

@@ -7,6 +7,7 @@ import re
 from typing import Any
 
 from rag.errors import CorruptDocument, EmptyDocument, EncryptedDocument, LoaderError, NoExtractableText
+from rag.loaders import guards
 from rag.loaders.options import LoadOptions
 from rag.loaders.text import clean_text, single_document
 from rag.models import LoadedDocument, Section
@@ -35,6 +36,8 @@ def load_pdf(data: bytes, filename: str, options: LoadOptions) -> list[LoadedDoc
         EncryptedDocument: The PDF needs a password, or its AES encryption needs ``cryptography``.
         CorruptDocument: The file or one of its pages cannot be parsed.
         EmptyDocument: The PDF has no pages.
+        InputLimitExceeded: More pages than :data:`~rag.loaders.guards.MAX_PDF_PAGES` or more text than
+            :data:`~rag.loaders.guards.MAX_DOCUMENT_CHARS`.
         NoExtractableText: No page has a text layer (scanned images; OCR is not supported).
     """
     from pypdf import PasswordType, PdfReader
@@ -50,6 +53,7 @@ def load_pdf(data: bytes, filename: str, options: LoadOptions) -> list[LoadedDoc
             # Many PDFs are encrypted with an empty user password (only editing is restricted).
             raise EncryptedDocument(encrypted_message)
         pages = list(reader.pages)
+        guards.check_count(filename, "pages", len(pages), guards.MAX_PDF_PAGES, "split the PDF into parts")
     except LoaderError:
         raise
     except FileNotDecryptedError as exc:
@@ -66,6 +70,7 @@ def load_pdf(data: bytes, filename: str, options: LoadOptions) -> list[LoadedDoc
         ) from exc
 
     sections: list[Section] = []
+    extracted_chars = 0
     for number, page in enumerate(pages, start=1):
         try:
             raw = page.extract_text() or ""
@@ -75,6 +80,8 @@ def load_pdf(data: bytes, filename: str, options: LoadOptions) -> list[LoadedDoc
                 "the PDF may be damaged: export it again"
             ) from exc
         text = _clean_pdf_text(raw)
+        extracted_chars += len(text)
+        guards.check_text_length(filename, extracted_chars)
         if text:
             sections.append(Section(text=text, page=number))
     if not pages:

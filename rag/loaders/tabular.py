@@ -7,11 +7,13 @@ becomes one document. Both loaders validate every row or line before returning a
 from __future__ import annotations
 
 import codecs
+import csv
 import io
 import json
 from collections.abc import Iterable
 
 from rag.errors import ConfigError, CorruptDocument, EmptyDocument
+from rag.loaders import guards
 from rag.loaders.options import LoadOptions
 from rag.loaders.text import MEDIA_TYPES, clean_text, decode_text, sha256_hex, single_document
 from rag.models import LoadedDocument, Section
@@ -44,12 +46,18 @@ def load_csv(data: bytes, filename: str, options: LoadOptions) -> list[LoadedDoc
         CorruptDocument: The text cannot be decoded or parsed as CSV.
         EmptyDocument: No header, no rows, or (rows mode) every row's text columns are empty.
         ConfigError: Rows mode names a column the file does not have.
+        InputLimitExceeded: Past the row, column or cell limits of :mod:`rag.loaders.guards`
+            (file mode: more than :data:`~rag.loaders.guards.MAX_CSV_FILE_MODE_ROWS` rows).
     """
     import pandas as pd
 
     text = decode_text(data, filename)
+    header = next(csv.reader(io.StringIO(text[: 4 * guards.MIB])), [])
+    guards.check_count(filename, "columns", len(header), guards.MAX_CSV_COLUMNS, "keep the columns you need")
+    # Read one row past the limit, never the whole of a huge file: that one row proves it is too long.
+    row_limit = guards.MAX_CSV_FILE_MODE_ROWS if options.csv_mode == "file" else guards.MAX_ROWS
     try:
-        frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
+        frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, nrows=row_limit + 1)
     except pd.errors.EmptyDataError as exc:
         raise EmptyDocument(f"{filename}: the CSV has no header row and no data; no text found") from exc
     except (pd.errors.ParserError, ValueError) as exc:
@@ -58,6 +66,7 @@ def load_csv(data: bytes, filename: str, options: LoadOptions) -> list[LoadedDoc
             "the same number of fields"
         ) from exc
     columns = [str(column).strip() for column in frame.columns]
+    guards.check_csv_shape(filename, len(frame), len(columns), options.csv_mode)
     rows = [
         ["" if value is None else str(value).strip() for value in row]
         for row in frame.itertuples(index=False)
@@ -130,8 +139,10 @@ def load_jsonl(data: bytes, filename: str, options: LoadOptions) -> list[LoadedD
     Raises:
         CorruptDocument: A line is not valid JSON or not a JSON object, or lacks ``_id`` or a ``text`` string.
         EmptyDocument: No line has text.
+        InputLimitExceeded: More lines than :data:`~rag.loaders.guards.MAX_ROWS`.
     """
     data = data.removeprefix(codecs.BOM_UTF8)
+    guards.check_rows(filename, data.count(b"\n") + 1, "lines")
     media_type = MEDIA_TYPES[".jsonl"]
     documents = []
     first_line: dict[str, int] = {}
