@@ -4,8 +4,9 @@ import streamlit as st
 
 from rag import Filters
 from ui import conversations, state
-from ui.answers import markdown_text, render_answer, stream_answer
+from ui.answers import render_answer, stream_answer
 from ui.errors import guard
+from ui.markdown import bold, markdown_text
 from ui.settings import prepare_reranker
 from ui.text import plural
 
@@ -17,7 +18,7 @@ documents = engine.documents(collection)
 st.title("Chat with your documents")
 
 with st.expander(
-    f"Searching **{collection}**: {plural(len(documents), 'document')}", icon=":material/filter_alt:"
+    f"Searching {bold(collection)}: {plural(len(documents), 'document')}", icon=":material/filter_alt:"
 ):
     chosen = st.multiselect(
         "Only these documents",
@@ -28,7 +29,7 @@ with st.expander(
     )
 if not documents:
     st.info(
-        f"The collection **{collection}** has no documents yet: add some on the Upload page.",
+        f"The collection {bold(collection)} has no documents yet: add some on the Upload page.",
         icon=":material/upload_file:",
     )
     st.page_link(state.PAGE_UPLOAD, label="Upload documents", icon=":material/upload_file:")

@@ -6,6 +6,7 @@ import streamlit as st
 
 from ui import state
 from ui.errors import guard
+from ui.markdown import bold, markdown_text
 from ui.tables import chunks_frame, documents_frame
 from ui.text import human_size, plural
 
@@ -27,15 +28,15 @@ frame = documents_frame(documents)
 
 if not documents:
     if search:
-        st.info(f"No document of **{collection}** matches “{search}”.")
+        st.info(f"No document of {bold(collection)} matches “{markdown_text(search)}”.")
     else:
-        st.info(f"The collection **{collection}** has no documents yet: add some on the Upload page.")
+        st.info(f"The collection {bold(collection)} has no documents yet: add some on the Upload page.")
         st.page_link(state.PAGE_UPLOAD, label="Upload documents", icon=":material/upload_file:")
 
 model = engine.settings.embedding_model
 stale = [d for d in documents if d.embedding_models and set(d.embedding_models) != {model}]
 
-st.caption(f"{plural(len(documents), 'document')} in **{collection}** · select rows to see chunks or delete")
+st.caption(f"{plural(len(documents), 'document')} in {bold(collection)} · select rows to see chunks or delete")
 event = st.dataframe(
     frame,
     hide_index=True,
@@ -71,8 +72,8 @@ pending = st.session_state.get(CONFIRM_KEY)
 if pending:
     titles = {d.id: d.title for d in documents}
     st.warning(
-        f"Delete {len(pending)} document(s) and their chunks from **{collection}**? "
-        + ", ".join(f"“{titles.get(i, i)}”" for i in pending[:10])
+        f"Delete {len(pending)} document(s) and their chunks from {bold(collection)}? "
+        + ", ".join(f"“{markdown_text(str(titles.get(i, i)))}”" for i in pending[:10])
         + (" …" if len(pending) > 10 else ""),
         icon=":material/warning:",
     )
@@ -102,9 +103,9 @@ if reembed:
 
 if selected:
     document = selected[0]
-    st.subheader(document.title)
+    st.subheader(markdown_text(document.title))
     st.caption(
-        f"{document.source_name} · {frame.loc[frame['id'] == document.id, 'type'].iloc[0]} · "
+        f"{markdown_text(document.source_name)} · {frame.loc[frame['id'] == document.id, 'type'].iloc[0]} · "
         f"{document.chunk_count} chunks" + (f" · {document.page_count} pages" if document.page_count else "")
     )
     with guard():

@@ -8,7 +8,7 @@ import streamlit as st
 
 from rag import Candidate, Filters, NotFound, RetrievalTrace
 from ui import state
-from ui.answers import markdown_text
+from ui.markdown import markdown_text
 from ui.errors import guard
 from ui.inspector import params_inputs, render_candidates, render_messages, render_timings
 from ui.tables import compare_top_k, diff_frame, media_type_name, pages_label
@@ -60,7 +60,7 @@ if message_param:
             message = engine.message(int(message_param))
         except (ValueError, NotFound):
             st.warning(
-                f"There is no stored answer {message_param!r} (its conversation may have been deleted).",
+                f"There is no stored answer {markdown_text(repr(message_param))} (its conversation may have been deleted).",
                 icon=":material/search_off:",
             )
             st.button(
@@ -85,7 +85,8 @@ if message_param:
                 st.markdown(markdown_text(answer.text))
             if answer.extractive:
                 st.caption(
-                    f"Quoted from the passages: the model's answer failed verification ({'; '.join(answer.problems)})."
+                    "Quoted from the passages: the model's answer failed verification "
+                    f"({markdown_text('; '.join(answer.problems))})."
                 )
             elif answer.verified and not answer.abstained:
                 st.caption("Verified: every sentence is supported by a passage it cites.")
@@ -165,7 +166,7 @@ if runs:
     query, trace_a, trace_b = runs
     candidates_a = trace_a.candidates
     if trace_b is None:
-        st.subheader(f"Candidates for “{query}”")
+        st.subheader(f"Candidates for “{markdown_text(query)}”")
         _mode_note(trace_a)
         render_candidates(candidates_a, key="inspector-table-a")
         render_timings(trace_a.timings_ms)
@@ -173,7 +174,7 @@ if runs:
     else:
         candidates_b = trace_b.candidates
         diff = compare_top_k(candidates_a, candidates_b)
-        st.subheader(f"A vs B for “{query}”")
+        st.subheader(f"A vs B for “{markdown_text(query)}”")
         st.caption(
             f"{diff.stayed} passage(s) in both top-k · {len(diff.entered)} entered with B · {len(diff.left)} left"
         )

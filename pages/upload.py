@@ -8,6 +8,7 @@ import streamlit as st
 from rag import SUPPORTED_EXTENSIONS, FileProgress
 from ui import state
 from ui.errors import guard
+from ui.markdown import bold, markdown_text
 from ui.ingest import preview_frame, results_frame
 
 NEW_COLLECTION = "➕ New collection…"
@@ -99,7 +100,7 @@ def _preview(
 
 if files:
     first = files[0]
-    with st.expander(f"Preview: chunks of **{first.name}**", icon=":material/view_agenda:", expanded=True):
+    with st.expander(f"Preview: chunks of {bold(first.name)}", icon=":material/view_agenda:", expanded=True):
         with guard():
             preview = _preview(
                 first.file_id,
@@ -111,7 +112,7 @@ if files:
                 first.getvalue(),
             )
             more = f" (first of {preview.documents} documents)" if preview.documents > 1 else ""
-            st.caption(f"**{preview.title}**{more}: {len(preview.chunks)} chunks; the first 20 are shown.")
+            st.caption(f"{bold(preview.title)}{more}: {len(preview.chunks)} chunks; the first 20 are shown.")
             st.dataframe(
                 preview_frame(preview),
                 hide_index=True,
@@ -120,7 +121,7 @@ if files:
             )
 
 go = st.button(
-    f"Ingest {len(files or [])} file(s) into {target or '…'}",
+    f"Ingest {len(files or [])} file(s) into {markdown_text(target or '…')}",
     type="primary",
     icon=":material/upload:",
     disabled=not files or not target,
@@ -133,7 +134,7 @@ if go and files and target:
 
         def show(progress: FileProgress) -> None:
             if progress.index not in boxes:
-                box = st.status(f"{progress.file}: starting", expanded=False)
+                box = st.status(f"{markdown_text(progress.file)}: starting", expanded=False)
                 boxes[progress.index] = (box, box.progress(0.0))
             box, bar = boxes[progress.index]
             counts = (
@@ -141,10 +142,12 @@ if go and files and target:
             )
             bar.progress(progress.fraction, text=f"{progress.stage}: {counts}")
             if progress.stage == "done":
-                box.update(label=f"{progress.file}: done ({progress.elapsed_s:.1f} s)", state="complete")
+                box.update(
+                    label=f"{markdown_text(progress.file)}: done ({progress.elapsed_s:.1f} s)", state="complete"
+                )
             else:
                 box.update(
-                    label=f"{progress.file} ({progress.index + 1}/{progress.total}): {progress.stage}…"
+                    label=f"{markdown_text(progress.file)} ({progress.index + 1}/{progress.total}): {progress.stage}…"
                 )
 
         outcomes = engine.ingest_files(
@@ -158,7 +161,7 @@ if go and files and target:
         for index, outcome in enumerate(outcomes):
             box, _ = boxes[index]
             box.update(
-                label=f"{outcome.file}: {outcome.summary} ({outcome.seconds:.1f} s)",
+                label=markdown_text(f"{outcome.file}: {outcome.summary} ({outcome.seconds:.1f} s)"),
                 state="error" if outcome.failed else "complete",
             )
         st.session_state[RESULTS_KEY] = results_frame(outcomes)

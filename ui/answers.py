@@ -13,6 +13,7 @@ from collections.abc import Sequence
 import streamlit as st
 
 from rag import Answer, AnswerStream, Citation
+from ui.markdown import bold, markdown_text
 from ui.state import PAGE_INSPECTOR
 
 _QUOTE_RE = re.compile(r"\"([^\"\n]{8,400})\"|“([^”\n]{8,400})”")
@@ -58,24 +59,19 @@ def highlight_html(passage: str, quotes: Sequence[str]) -> str:
 
 
 def chip_label(citation: Citation) -> str:
-    """``[2] Title · p. 3`` (title cut to 40 characters) for a citation chip."""
+    """``[2] Title · p. 3`` (title cut to 40 characters) for a citation chip, as safe Markdown."""
     title = citation.title or citation.source_name or "untitled"
     if len(title) > 40:
         title = title[:39] + "…"
     pages = citation.pages_label
-    return f"[{citation.number}] {title}" + (f" · {pages}" if pages else "")
-
-
-def markdown_text(text: str) -> str:
-    """Model text safe for ``st.markdown``: ``$`` is escaped so prices are not read as LaTeX."""
-    return text.replace("$", "\\$")
+    return markdown_text(f"[{citation.number}] {title}" + (f" · {pages}" if pages else ""))
 
 
 def render_passage(citation: Citation, quotes: Sequence[str] = ()) -> None:
     """Title, page, heading path and the passage text (quoted spans highlighted)."""
-    st.markdown(f"**{markdown_text(citation.title or citation.source_name)}**")
+    st.markdown(bold(citation.title or citation.source_name))
     where = [citation.pages_label, " › ".join(citation.heading_path), citation.source_name]
-    st.caption(" · ".join(part for part in where if part))
+    st.caption(markdown_text(" · ".join(part for part in where if part)))
     st.html(
         "<div style='max-height:22rem;overflow-y:auto;font-size:0.9rem;line-height:1.45;"
         "border-left:3px solid #c9a227;padding-left:0.75rem'>"
@@ -121,7 +117,7 @@ def render_answer(answer: Answer, message_id: int | None) -> None:
     elif answer.extractive:
         st.info(
             "The model's answer could not be verified against your documents "
-            f"({'; '.join(answer.problems)}). These passages are quoted as written:",
+            f"({markdown_text('; '.join(answer.problems))}). These passages are quoted as written:",
             icon=":material/format_quote:",
         )
         st.markdown(markdown_text(text))
@@ -145,13 +141,13 @@ def render_answer(answer: Answer, message_id: int | None) -> None:
     if answer.standalone_question and answer.standalone_question != answer.question.strip():
         st.caption(f"Searched as: {markdown_text(answer.standalone_question)}")
     elif answer.rewrite_note:
-        st.caption(f"Searched as you asked it: {answer.rewrite_note}.")
+        st.caption(f"Searched as you asked it: {markdown_text(answer.rewrite_note)}.")
     _footer(answer, message_id)
 
 
 def _footer(answer: Answer, message_id: int | None) -> None:
     total_ms = answer.timings_ms.get("total")
-    parts = [f"`{answer.model}`"]
+    parts = [f"`{answer.model.replace('`', '')}`"]
     if total_ms is not None:
         parts.append(f"{total_ms / 1000:.1f} s")
     if answer.prompt_tokens or answer.completion_tokens:
@@ -180,8 +176,12 @@ def stream_answer(stream: AnswerStream) -> Answer | None:
         LLMError: the model failed while streaming (shown by the caller).
     """
     placeholder = st.empty()
-    with placeholder.container():
-        st.write_stream(stream)
+    # Not st.write_stream: it renders the raw deltas as Markdown, so an image the model writes would
+    # be fetched while it streams. The text so far is redrawn through markdown_text instead.
+    text = ""
+    for delta in stream:
+        text += delta
+        placeholder.markdown(markdown_text(text))
     answer = stream.answer
     if answer is not None:
         with placeholder.container():

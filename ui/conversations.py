@@ -10,6 +10,7 @@ import streamlit as st
 
 from rag import Conversation, Engine
 from ui.errors import flash
+from ui.markdown import markdown_text
 
 CONVERSATION_KEY = "conversation_id"
 
@@ -74,7 +75,7 @@ def render(engine: Engine, collection: str) -> list[Conversation]:
         )
         for conversation in conversations:
             st.button(
-                conversation.title,
+                markdown_text(conversation.title),
                 key=f"conversation-{conversation.id}",
                 type="primary" if conversation.id == open_id else "tertiary",
                 on_click=open_conversation,

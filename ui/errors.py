@@ -23,6 +23,7 @@ from rag import (
     NotFound,
     RagError,
 )
+from ui.markdown import markdown_text
 
 _log = logging.getLogger(__name__)
 
@@ -81,7 +82,8 @@ def show_error(exc: BaseException) -> None:
     if not isinstance(exc, RagError):
         _log.exception("unexpected error in the app", exc_info=exc)
     title, body = describe(exc)
-    st.error(f"**{title}**\n\n{body}", icon=":material/error:")
+    # The message can quote a file name, a title or an id from a document: never render it as markup.
+    st.error(f"**{title}**\n\n{markdown_text(body)}", icon=":material/error:")
 
 
 @contextmanager
