@@ -75,6 +75,11 @@ def free_port() -> int:
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """`streamlit run app.py` on a free port with a fresh data dir; yields its URL."""
+    yield from serve_app(tmp_path_factory, {"RAG_LLM_MOCK_RESPONSE": MOCK})
+
+
+def serve_app(tmp_path_factory: pytest.TempPathFactory, extra_env: dict[str, str]) -> Iterator[str]:
+    """Run `streamlit run app.py` (fresh data dir, ``extra_env`` on top) and yield its URL; stop it after."""
     if not Path(CHROMIUM).exists():
         pytest.skip(f"{CHROMIUM} is missing: apt-get install chromium")
     pytest.importorskip("playwright.sync_api", reason="playwright is not installed: pip install playwright")
@@ -84,12 +89,12 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     env = {
         **os.environ,
         "RAG_DATA_DIR": str(data_dir),
-        "RAG_LLM_MOCK_RESPONSE": MOCK,
         "RAG_RERANKER_MODEL": "",
         "RAG_CHUNK_SIZE": "128",
         "RAG_CHUNK_OVERLAP": "0",
         "RAG_ABSTAIN_THRESHOLD": "0.3",  # the question must be answered, whatever the calibrated default
         "HF_HUB_OFFLINE": "1",
+        **extra_env,
     }
     env.pop("DATABASE_URL", None)
     command = [
