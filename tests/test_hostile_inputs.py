@@ -123,7 +123,11 @@ def test_aes_pdf_with_an_empty_user_password_is_read() -> None:
 def test_whitespace_free_tokens_give_chunks_bounded_in_characters(embedder) -> None:
     from rag.chunking import MAX_CHARS_PER_TOKEN, chunk_document
 
-    blob = ("QmFzZTY0IGJsb2Igd2l0aG91dCBhbnkgc3BhY2Vz" * 1000)[:32_120]  # one 32,120-character "word"
+    import base64
+    import random
+
+    # One 32,120-character "word" (random base64: not periodic, so every passage is found once).
+    blob = base64.b64encode(random.Random(12).randbytes(24_090)).decode()[:32_120]
     [document] = load_bytes(f"Intro line.\n\n{blob}\n".encode(), "blob.txt")
     chunks = chunk_document(document, embedder, 256, 0)
     assert "".join(c.text for c in chunks).replace("Intro line.", "") == blob
