@@ -13,10 +13,11 @@ library itself never prints (STYLE.md practice 9).
 from __future__ import annotations
 
 import argparse
+import signal
 from collections.abc import Sequence
 
 from rag.cli import ask, corpus, evaluate, models, search
-from rag.cli.common import run_command
+from rag.cli.common import quiet_libraries, run_command
 
 # In the order of ``rag --help``: ingest, docs, delete, reembed, db, search, ask, eval, models.
 COMMAND_MODULES = (corpus, search, ask, evaluate, models)
@@ -48,4 +49,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         2 after an error (``error: ...`` on stderr), 130 when interrupted.
     """
     args = build_parser().parse_args(argv)
-    return run_command(args.func, args)
+    quiet_libraries()
+    status = run_command(args.func, args)
+    if argv is None:
+        # The command is over (Ctrl-C during it gave status 130). What is left is the exit cleanup
+        # (the embedded server's users list, its stop when this was the last user): a Ctrl-C there
+        # would only interrupt it with a traceback, so it runs to its end (a few seconds at most).
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+    return status

