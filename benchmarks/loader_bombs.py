@@ -231,7 +231,12 @@ def run_case(name: str, folder: Path) -> dict:
     )
     path.unlink()
     if child.returncode != 0:
-        return {"case": name, "file_mb": round(size / 1e6, 2), "hostile": hostile, "error": child.stderr[-500:]}
+        return {
+            "case": name,
+            "file_mb": round(size / 1e6, 2),
+            "hostile": hostile,
+            "error": child.stderr[-500:],
+        }
     result = json.loads(child.stdout.strip().splitlines()[-1])
     return {"case": name, "file_mb": round(size / 1e6, 2), "hostile": hostile, **result}
 

@@ -36,7 +36,9 @@ if not documents:
 model = engine.settings.embedding_model
 stale = [d for d in documents if d.embedding_models and set(d.embedding_models) != {model}]
 
-st.caption(f"{plural(len(documents), 'document')} in {bold(collection)} · select rows to see chunks or delete")
+st.caption(
+    f"{plural(len(documents), 'document')} in {bold(collection)} · select rows to see chunks or delete"
+)
 event = st.dataframe(
     frame,
     hide_index=True,

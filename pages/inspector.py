@@ -8,9 +8,9 @@ import streamlit as st
 
 from rag import Candidate, Filters, NotFound, RetrievalTrace
 from ui import state
-from ui.markdown import markdown_text
 from ui.errors import guard
 from ui.inspector import params_inputs, render_candidates, render_messages, render_timings
+from ui.markdown import markdown_text
 from ui.tables import compare_top_k, diff_frame, media_type_name, pages_label
 
 RUNS_KEY = "inspector-runs"

@@ -8,8 +8,8 @@ import streamlit as st
 from rag import SUPPORTED_EXTENSIONS, FileProgress
 from ui import state
 from ui.errors import guard
-from ui.markdown import bold, markdown_text
 from ui.ingest import preview_frame, results_frame
+from ui.markdown import bold, markdown_text
 
 NEW_COLLECTION = "➕ New collection…"
 RESULTS_KEY = "upload-results"
@@ -143,7 +143,8 @@ if go and files and target:
             bar.progress(progress.fraction, text=f"{progress.stage}: {counts}")
             if progress.stage == "done":
                 box.update(
-                    label=f"{markdown_text(progress.file)}: done ({progress.elapsed_s:.1f} s)", state="complete"
+                    label=f"{markdown_text(progress.file)}: done ({progress.elapsed_s:.1f} s)",
+                    state="complete",
                 )
             else:
                 box.update(

@@ -16,9 +16,9 @@ from typing import TYPE_CHECKING
 
 from rag.abstention import decide
 from rag.answer import Answer, AnswerStream, abstention, build_answer_messages, finish_answer
+from rag.cleaning import clean_input
 from rag.db import conversations
 from rag.db.conversations import MessageRow
-from rag.cleaning import clean_input
 from rag.errors import LLMError, LLMTimeout
 from rag.followup import check_rewrite, is_self_contained
 from rag.llm import chat, stream_chat

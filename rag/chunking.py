@@ -74,7 +74,9 @@ class _Meter:
         """
         n = self._lengths.get(text)
         if n is None:
-            n = self._lengths[text] = max(len(self.embedder.tokenize(text)), -(-len(text) // MAX_CHARS_PER_TOKEN))
+            n = self._lengths[text] = max(
+                len(self.embedder.tokenize(text)), -(-len(text) // MAX_CHARS_PER_TOKEN)
+            )
         return n
 
     def count(self, text: str) -> int:

@@ -17,7 +17,6 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-
 from test_browser import browser_page, open_page, serve_app, wait_idle  # noqa: F401
 
 pytestmark = pytest.mark.browser
@@ -70,7 +69,9 @@ def hostile_markdown(base: str) -> bytes:
     ).encode()
 
 
-def test_no_request_leaves_for_another_host(server: str, exfil_server: str, browser_page, tmp_path: Path) -> None:
+def test_no_request_leaves_for_another_host(
+    server: str, exfil_server: str, browser_page, tmp_path: Path  # noqa: F811 - the imported fixture
+) -> None:
     page = browser_page
     requests: list[str] = []
     page.on("request", lambda request: requests.append(request.url))

@@ -24,8 +24,7 @@ from pathlib import Path
 import pytest
 
 from rag.errors import ConfigError, CorruptDocument, InputLimitExceeded, LLMError, LoaderError
-from rag.loaders import LoadOptions, load_bytes, load_path
-from rag.loaders import guards
+from rag.loaders import LoadOptions, guards, load_bytes, load_path
 
 ROOT = Path(__file__).resolve().parents[1]
 MIB = 1024 * 1024
@@ -109,8 +108,9 @@ def test_jsonl_with_too_many_lines_is_refused() -> None:
 
 
 def test_aes_pdf_with_an_empty_user_password_is_read() -> None:
-    from helpers import make_pdf
     from pypdf import PdfReader, PdfWriter
+
+    from helpers import make_pdf
 
     writer = PdfWriter(clone_from=PdfReader(io.BytesIO(make_pdf(["The warranty lasts two years."]))))
     writer.encrypt(user_password="", owner_password="owner", algorithm="AES-256")
@@ -121,10 +121,10 @@ def test_aes_pdf_with_an_empty_user_password_is_read() -> None:
 
 
 def test_whitespace_free_tokens_give_chunks_bounded_in_characters(embedder) -> None:
-    from rag.chunking import MAX_CHARS_PER_TOKEN, chunk_document
-
     import base64
     import random
+
+    from rag.chunking import MAX_CHARS_PER_TOKEN, chunk_document
 
     # One 32,120-character "word" (random base64: not periodic, so every passage is found once).
     blob = base64.b64encode(random.Random(12).randbytes(24_090)).decode()[:32_120]
@@ -314,7 +314,9 @@ def _wait_for_ingest_connections(pgdata: Path, process: subprocess.Popen) -> Non
     while time.monotonic() < deadline and process.poll() is None:
         try:
             socket_dir = (pgdata / "postmaster.pid").read_text().splitlines()[4]
-            with psycopg.connect(f"postgresql://postgres:@/postgres?host={socket_dir}", connect_timeout=5) as conn:
+            with psycopg.connect(
+                f"postgresql://postgres:@/postgres?host={socket_dir}", connect_timeout=5
+            ) as conn:
                 row = conn.execute(
                     "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend' "
                     "AND pid <> pg_backend_pid()"
@@ -379,7 +381,16 @@ def test_control_characters_in_file_names_are_printed_escaped(data_dir: Path, tm
     weird = tmp_path / "red\x1b[31mname.txt"
     weird.write_text("Some text about grinders.")
     done = subprocess.run(
-        [sys.executable, "-m", "rag.cli", "ingest", str(weird), str(tmp_path / "missing\x07.md"), "--collection", "x"],
+        [
+            sys.executable,
+            "-m",
+            "rag.cli",
+            "ingest",
+            str(weird),
+            str(tmp_path / "missing\x07.md"),
+            "--collection",
+            "x",
+        ],
         env=_env(data_dir),
         capture_output=True,
         text=True,

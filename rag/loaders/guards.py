@@ -133,7 +133,9 @@ def check_zip(data: bytes, filename: str) -> None:
                         head = False
                         tags += block.count(b"<")
                         if tags > MAX_XML_ELEMENTS:
-                            raise limit_error(filename, "XML tags", f"over {MAX_XML_ELEMENTS:,}", MAX_XML_ELEMENTS, fix)
+                            raise limit_error(
+                                filename, "XML tags", f"over {MAX_XML_ELEMENTS:,}", MAX_XML_ELEMENTS, fix
+                            )
         except (zipfile.BadZipFile, OSError, EOFError, RuntimeError, ValueError) as exc:
             # zlib.error is an Exception subclass that zipfile may let through: caught by python-docx.
             raise CorruptDocument(
@@ -218,7 +220,11 @@ def clean_document(document: LoadedDocument) -> LoadedDocument:
         The same document when nothing needed cleaning, else a copy with the fields cleaned.
     """
     sections = tuple(
-        replace(section, text=section.text.replace("\0", ""), heading_path=tuple(map(one_line, section.heading_path)))
+        replace(
+            section,
+            text=section.text.replace("\0", ""),
+            heading_path=tuple(map(one_line, section.heading_path)),
+        )
         if "\0" in section.text or any(map(has_control_characters, section.heading_path))
         else section
         for section in document.sections
@@ -233,4 +239,3 @@ def clean_document(document: LoadedDocument) -> LoadedDocument:
         metadata=_without_nul(document.metadata),
     )
     return document if cleaned == document else cleaned
-
