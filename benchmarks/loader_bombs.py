@@ -138,24 +138,22 @@ def html_largest_accepted(folder: Path) -> Path:
     return path
 
 
-def csv_file_mode(folder: Path) -> Path:
-    """The issue's 1M-line CSV, loaded in file mode."""
-    path = folder / "million.csv"
+def _write_csv(path: Path, rows: int) -> Path:
     with path.open("w") as out:
         out.write("id,name,notes\n")
-        for number in range(1_000_000):
+        for number in range(rows):
             out.write(f"{number},name {number},some notes about row {number}\n")
     return path
+
+
+def csv_file_mode(folder: Path) -> Path:
+    """The issue's 1M-line CSV, loaded in file mode."""
+    return _write_csv(folder / "million.csv", 1_000_000)
 
 
 def csv_rows_largest_accepted(folder: Path) -> Path:
     """A 200,000-row CSV (the row limit) in rows mode: accepted, one document per row."""
-    path = folder / "rows.csv"
-    with path.open("w") as out:
-        out.write("id,name,notes\n")
-        for number in range(200_000):
-            out.write(f"{number},name {number},some notes about row {number}\n")
-    return path
+    return _write_csv(folder / "rows.csv", 200_000)
 
 
 def jsonl_lines(folder: Path) -> Path:
