@@ -230,8 +230,13 @@ class Database:
         Raises:
             DatabaseError: the server cannot be reached.
         """
+        conninfo = self.pool.conninfo
         try:
-            conn = psycopg.connect(self.pool.conninfo, autocommit=True, connect_timeout=CONNECT_TIMEOUT_S)
+            conn = psycopg.connect(
+                conninfo() if callable(conninfo) else conninfo,
+                autocommit=True,
+                connect_timeout=CONNECT_TIMEOUT_S,
+            )
         except psycopg.OperationalError as exc:
             raise DatabaseError(
                 f"cannot connect to the database ({self.location}): {str(exc).strip()}; "
