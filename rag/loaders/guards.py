@@ -35,10 +35,10 @@ python-docx reads every member into memory, so this bounds what it holds. ``zipf
 inflates a member past its declared size (and fails its CRC check if the header lied), so the
 declared sizes are a true bound.
 """
-MAX_XML_BYTES = 32 * MIB
+MAX_XML_BYTES = 16 * MIB
 """Sum of the uncompressed sizes of a DOCX's XML members (bytes); lxml's tree costs several times it."""
-MAX_XML_ELEMENTS = 2_000_000
-"""Markup tags (``<`` characters) in a DOCX's XML members; a 300-page report has about 500,000."""
+MAX_XML_ELEMENTS = 500_000
+"""Markup tags (``<`` characters) in a DOCX's XML members; a 300-page report has about 200,000; python-docx takes minutes past this."""
 MAX_HTML_ELEMENTS = 300_000
 """Markup tags (``<`` bytes) in one HTML file; BeautifulSoup keeps about 1 KB per tag."""
 MAX_PDF_PAGES = 5_000
