@@ -9,7 +9,8 @@ import streamlit as st
 from ui import sidebar, state
 from ui.errors import guard, show_error, show_flashed
 
-st.set_page_config(page_title="Chat with your documents", page_icon=":material/forum:", layout="wide")
+# An emoji favicon is a data: URL; a :material/...: one is fetched from fonts.gstatic.com.
+st.set_page_config(page_title="Chat with your documents", page_icon="💬", layout="wide")
 
 state.load_secrets()
 

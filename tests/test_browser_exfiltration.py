@@ -84,7 +84,7 @@ def test_no_request_leaves_for_another_host(
     app = urlsplit(server).netloc
     elsewhere = [url for url in requests if urlsplit(url).scheme in ("http", "https", "ws", "wss")]
     elsewhere = [url for url in elsewhere if urlsplit(url).netloc != app]
-    assert elsewhere == []
+    assert elsewhere == [], elsewhere
     assert _Recorder.hits == []
     assert len(requests) > 10  # the recorder saw the app's own traffic: it was listening
 

@@ -54,14 +54,16 @@ def app_shell() -> Iterator[None]:
 def app_pages() -> list[st.Page]:
     """The pages of the navigation, in menu order (Evaluation joins when its file exists; Settings last)."""
     pages = [
-        st.Page(PAGE_CHAT, title="Chat", icon=":material/chat:", default=True),
-        st.Page(PAGE_UPLOAD, title="Upload", icon=":material/upload_file:"),
-        st.Page(PAGE_CORPUS, title="Corpus", icon=":material/library_books:"),
-        st.Page(PAGE_INSPECTOR, title="Inspector", icon=":material/manage_search:"),
+        # Emoji, not :material/...: icons: Streamlit turns a page's icon into the favicon, and a
+        # material one is fetched from fonts.gstatic.com (a request to another host on every page).
+        st.Page(PAGE_CHAT, title="Chat", icon="💬", default=True),
+        st.Page(PAGE_UPLOAD, title="Upload", icon="📤"),
+        st.Page(PAGE_CORPUS, title="Corpus", icon="📚"),
+        st.Page(PAGE_INSPECTOR, title="Inspector", icon="🔎"),
     ]
     if (APP_DIR / PAGE_EVALUATION).exists():
-        pages.append(st.Page(PAGE_EVALUATION, title="Evaluation", icon=":material/analytics:"))
-    pages.append(st.Page(PAGE_SETTINGS, title="Settings", icon=":material/settings:"))
+        pages.append(st.Page(PAGE_EVALUATION, title="Evaluation", icon="📊"))
+    pages.append(st.Page(PAGE_SETTINGS, title="Settings", icon="⚙️"))
     return pages
 
 
