@@ -125,9 +125,9 @@ def docx_largest_accepted(folder: Path) -> Path:
 
 
 def html_bomb(folder: Path) -> Path:
-    """50 MiB of empty tags (~12 million elements)."""
+    """40 MiB of empty tags (~6 million elements)."""
     path = folder / "bomb.html"
-    path.write_bytes(b"<html><body>" + b"<b></b>" * (50 * MIB // 7) + b"</body></html>")
+    path.write_bytes(b"<html><body>" + b"<b></b>" * (40 * MIB // 7) + b"</body></html>")
     return path
 
 
@@ -152,12 +152,12 @@ def csv_file_mode(folder: Path) -> Path:
 
 
 def csv_rows_largest_accepted(folder: Path) -> Path:
-    """A 200,000-row CSV (the row limit) in rows mode: accepted, one document per row."""
-    return _write_csv(folder / "rows.csv", 200_000)
+    """A 100,000-row CSV (the row limit) in rows mode: accepted, one document per row."""
+    return _write_csv(folder / "rows.csv", 100_000)
 
 
 def jsonl_lines(folder: Path) -> Path:
-    """1M tiny JSONL lines (over the 200,000-line limit)."""
+    """1M tiny JSONL lines (over the 100,000-line limit)."""
     path = folder / "million.jsonl"
     with path.open("w") as out:
         for number in range(1_000_000):
@@ -196,8 +196,8 @@ def pdf_flate_bomb(folder: Path) -> Path:
     return path
 
 
-def text_largest_accepted(folder: Path) -> Path:
-    """A 49 MiB plain-text file (the size limit is 50 MiB): accepted."""
+def text_over_char_limit(folder: Path) -> Path:
+    """A 49 MiB plain-text file (under the 50 MiB size limit, over the 20M-character limit)."""
     path = folder / "large.txt"
     line = b"Lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do eiusmod tempor.\n"
     path.write_bytes(line * (49 * MIB // len(line)))
@@ -215,7 +215,7 @@ CASES: dict[str, tuple[Callable[[Path], Path], str, bool]] = {
     "csv_rows_largest_accepted": (csv_rows_largest_accepted, "rows", False),
     "jsonl_1m_lines": (jsonl_lines, "file", True),
     "pdf_flate_bomb": (pdf_flate_bomb, "file", True),
-    "text_largest_accepted": (text_largest_accepted, "file", False),
+    "text_over_char_limit": (text_over_char_limit, "file", True),
 }
 
 
