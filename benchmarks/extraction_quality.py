@@ -148,7 +148,9 @@ def measure_file(path: Path, embedder: object, settings: Settings, warned: Count
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("paths", type=Path, nargs="*", help="files or folders")
     parser.add_argument("--list", type=Path, help="a file naming one path a line (# starts a comment)")
     parser.add_argument("--examples", action="store_true", help="print up to 3 flagged chunks per file")
@@ -194,9 +196,7 @@ def main() -> None:
         "furniture_lines": sum(r.furniture_lines for r in reports),
         "dot_leader_lines": sum(r.dot_leader_lines for r in reports),
         "run_together_pct": rate(sum(r.run_together for r in reports), sum(r.words for r in reports)),
-        "run_together_pct_pdf": rate(
-            sum(r.run_together for r in paginated), sum(r.words for r in paginated)
-        ),
+        "run_together_pct_pdf": rate(sum(r.run_together for r in paginated), sum(r.words for r in paginated)),
         "run_together_pct_html": rate(
             sum(r.run_together for r in reports if r.pages is None),
             sum(r.words for r in reports if r.pages is None),

@@ -31,7 +31,13 @@ _HTML_DROP = frozenset(
 _NAVIGATION_ROLES = frozenset({"navigation", "banner", "contentinfo", "search", "complementary"})
 _NAVIGATION_CLASSES = frozenset(
     {"navheader", "navfooter"}  # DocBook XSL chunked HTML
-    | {"related", "sphinxsidebar", "footer", "headerlink", "mobile-nav"}  # Sphinx basic theme, python-docs-theme
+    | {
+        "related",
+        "sphinxsidebar",
+        "footer",
+        "headerlink",
+        "mobile-nav",
+    }  # Sphinx basic theme, python-docs-theme
     | {"breadcrumb", "breadcrumbs", "skip-link"}  # common site themes
 )
 # Between a page title and the site name in <title>: Sphinx's "Page — Python 3.11 documentation".
