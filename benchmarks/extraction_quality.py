@@ -16,8 +16,10 @@ Reported, in total and per file (the measures are defined in ``extraction_metric
   headers or footers (target 0); ``furniture_lines`` and ``dot_leader_lines`` count such lines left
   anywhere in chunks.
 - ``run_together_pct``: run-together words per 100 words of chunk text (target below 1).
-- ``pages_without_text``: pages of a PDF no chunk comes from, next to ``reported_pages_without_text``,
-  the pages the loader itself reports in ``metadata["pages_without_text"]``.
+- ``pages_without_text_layer``: pages of a PDF whose text layer has no letter or digit at all
+  (read here with pypdfium2, independently of the loader), next to ``pages_without_text_reported``,
+  the pages the loader itself reports in ``metadata["pages_without_text"]`` (these also count pages
+  with nothing but a running header and a page number).
 - ``ambiguous_titles``: documents whose title another document of the run has too.
 - ``warnings``: Python warnings and log records of level WARNING and above raised while loading,
   by category or logger.
@@ -66,7 +68,7 @@ class FileReport:
     words: int = 0
     run_together: int = 0
     pages: int | None = None
-    pages_without_text: list[int] = field(default_factory=list)
+    pages_without_text_layer: list[int] = field(default_factory=list)
     reported_pages_without_text: list[int] | None = None
     error: str = ""
     examples: list[str] = field(default_factory=list)
@@ -97,6 +99,17 @@ def _page_texts(document: LoadedDocument) -> list[str]:
     return ["\n".join(texts) for _, texts in sorted(by_page.items())]
 
 
+def _pages_without_text_layer(data: bytes) -> list[int]:
+    import pypdfium2
+
+    pdf = pypdfium2.PdfDocument(data)
+    try:
+        texts = [pdf[index].get_textpage().get_text_bounded() for index in range(len(pdf))]
+    finally:
+        pdf.close()
+    return [number for number, text in enumerate(texts, start=1) if not any(c.isalnum() for c in text)]
+
+
 def measure_file(path: Path, embedder: object, settings: Settings, warned: Counter[str]) -> FileReport:
     """Load and chunk one file and measure its chunks."""
     data, name = read(path)
@@ -121,9 +134,8 @@ def measure_file(path: Path, embedder: object, settings: Settings, warned: Count
         pages = _page_texts(document)
         repeated = furniture_keys(pages) if document.page_count else frozenset()
         if document.page_count:
-            with_text = {section.page for section in document.sections}
             report.pages = document.page_count
-            report.pages_without_text = [p for p in range(1, document.page_count + 1) if p not in with_text]
+            report.pages_without_text_layer = _pages_without_text_layer(data)
             reported = document.metadata.get("pages_without_text")
             report.reported_pages_without_text = list(reported) if reported is not None else None
         chunks = chunk_document(document, embedder, settings.chunk_size, settings.chunk_overlap)  # type: ignore[arg-type]
@@ -181,8 +193,11 @@ def main() -> None:
             f"{rate(r.run_together, r.words)} % run-together; title {r.title!r}"
         )
         if r.pages is not None:
-            reported = "not reported" if r.reported_pages_without_text is None else "reported"
-            line += f"; {len(r.pages_without_text)}/{r.pages} pages without text ({reported})"
+            line += f"; {len(r.pages_without_text_layer)}/{r.pages} pages without a text layer"
+            if r.reported_pages_without_text is not None:
+                line += f", {len(r.reported_pages_without_text)} reported without text"
+            else:
+                line += ", none reported"
         print(line)
         if args.examples:
             for example in r.examples:
@@ -202,7 +217,7 @@ def main() -> None:
             sum(r.words for r in reports if r.pages is None),
         ),
         "pdf_pages": sum(r.pages or 0 for r in paginated),
-        "pages_without_text": sum(len(r.pages_without_text) for r in paginated),
+        "pages_without_text_layer": sum(len(r.pages_without_text_layer) for r in paginated),
         "pages_without_text_reported": sum(len(r.reported_pages_without_text or []) for r in paginated),
         "ambiguous_titles": {title: titles[title] for title in ambiguous},
         "warnings": dict(warned),

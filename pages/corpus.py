@@ -110,7 +110,7 @@ if selected:
     )
     if document.pages_without_text:
         st.caption(
-            pages_without_text_note(document.pages_without_text, document.page_count),
+            ":material/warning: " + pages_without_text_note(document.pages_without_text, document.page_count),
             help="These pages have no text layer, so nothing on them can be found or cited. "
             "Run the PDF through OCR (e.g. ocrmypdf) and upload it again to index them.",
         )

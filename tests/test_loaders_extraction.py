@@ -197,6 +197,14 @@ def test_a_price_list_with_dot_leaders_is_kept() -> None:
     assert strip_furniture(pages).texts == tuple(pages)
 
 
+def test_contents_below_an_abstract_are_dropped_and_a_page_of_symbols_has_no_text() -> None:
+    abstract = "Abstract\nWe show tricks for CRC.\nThey are fast.\nThey are simple.\nThey are old.\nContents"
+    entries = "1 Definition . . . . . . 2\n2 Related work . . . . . . 3\n3 Tricks . . . . . . 4"
+    result = strip_furniture([f"{abstract}\n{entries}\nIntroduction", "A CRC is a remainder.", "˜"])
+    assert result.texts == (f"{abstract}\nIntroduction", "A CRC is a remainder.", "")
+    assert (result.without_text, result.contents_pages) == ((3,), ())
+
+
 def test_running_header_needs_three_pages_and_five_percent_of_them() -> None:
     words = "gears oil teeth ratio shaft bearing clutch torque".split()
     body = [f"Page text about {words[n % 8]} and {words[n // 8]}." for n in range(40)]

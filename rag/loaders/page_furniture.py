@@ -15,10 +15,12 @@ out from the text of each page, using only what the text shows, so it works for 
 - **Tables of contents**: an entry is a line that runs into four or more leader dots and a page
   number (``Console basics . . . . 1``, ``Valgrind FAQ ...... clxxviii``). A page where entries
   are at least half of the lines left is a contents page (or a list of tables or figures) and is
-  dropped whole, with its "Contents" heading and its entries that have no leaders; in a document
-  with contents pages, entries on other pages (where the contents end) are dropped too. When every
-  page with text looks like a contents page (a price list, a one-page index), nothing is dropped:
-  it is the document.
+  dropped whole, with its "Contents" heading and its entries that have no leaders. Entries on
+  other pages are dropped too when the document has contents pages (where the contents end and
+  the text begins) or the page has :data:`MIN_CONTENTS_ENTRIES` of them (a paper's contents below
+  its abstract). When every page with text looks like a contents page (a price list, a one-page
+  index), nothing is dropped: it is the document.
+- **Pages without text**: nothing left, or no letter or digit left.
 
 These are the usual rules of PDF-to-text pipelines (repetition at page edges with digits
 normalised); no well-kept library does it on plain page text, which is why it is here.
@@ -39,6 +41,8 @@ EDGE_LINES = 2
 """Lines at the top and at the bottom of a page where running headers and footers are looked for."""
 CONTENTS_PAGE_SHARE = 0.5
 """A page whose lines are at least this share of table-of-contents entries is a contents page."""
+MIN_CONTENTS_ENTRIES = 3
+"""A page with at least this many table-of-contents entries holds contents, even beside other text."""
 
 _PAGE_NUMBER_RE = re.compile(
     r"^(?:page\s+)?[-–—]?\s*(?:\d{1,5}|[ivxlcdm]{1,8})\s*[-–—]?(?:\s*(?:/|of)\s*\d{1,5})?$", re.IGNORECASE
@@ -112,24 +116,29 @@ def strip_furniture(pages: Sequence[str]) -> PageTexts:
     lines_by_page = [[line for line in page.split("\n") if line.strip()] for page in pages]
     top_keys, bottom_keys = _running_lines(lines_by_page)
     kept = [_without_edges(lines, top_keys, bottom_keys) for lines in lines_by_page]
+    # A page with no letter or digit left (a stray "~" or rule) has no text either.
+    kept = [lines if any(char.isalnum() for line in lines for char in line) else [] for lines in kept]
+    entries = [sum(map(is_contents_entry, lines)) for lines in kept]
     contents = {
         number
-        for number, lines in enumerate(kept, start=1)
-        if lines and sum(map(is_contents_entry, lines)) >= CONTENTS_PAGE_SHARE * len(lines)
+        for number, (lines, count) in enumerate(zip(kept, entries, strict=True), start=1)
+        if lines and count >= CONTENTS_PAGE_SHARE * len(lines)
     }
-    if all(number in contents for number, lines in enumerate(kept, start=1) if lines):
-        # Only "contents" pages: a price list or an index, say, rather than a book's contents. Keep it.
-        contents = set()
-    texts = tuple(
-        ""
-        if number in contents
-        # Entries outside contents pages (where the contents end and the text begins) go too, but
-        # only in a document that has a table of contents.
-        else "\n".join(line for line in lines if not (contents and is_contents_entry(line)))
-        for number, lines in enumerate(kept, start=1)
-    )
+    # Only "contents" pages: a price list or an index, say, rather than a book's contents. Keep it all.
+    is_the_document = all(number in contents for number, lines in enumerate(kept, start=1) if lines)
+    texts: list[str] = []
+    for number, (lines, count) in enumerate(zip(kept, entries, strict=True), start=1):
+        if is_the_document:
+            texts.append("\n".join(lines))
+        elif number in contents:
+            texts.append("")
+        elif contents or count >= MIN_CONTENTS_ENTRIES:
+            # Where the contents end and the text begins, or contents below a paper's abstract.
+            texts.append("\n".join(line for line in lines if not is_contents_entry(line)))
+        else:
+            texts.append("\n".join(lines))
     return PageTexts(
-        texts=texts,
+        texts=tuple(texts),
         without_text=tuple(number for number, lines in enumerate(kept, start=1) if not lines),
-        contents_pages=tuple(sorted(contents)),
+        contents_pages=() if is_the_document else tuple(sorted(contents)),
     )
