@@ -11,8 +11,9 @@ judge a loader without repeating its rules. Every measure is defined here, once:
 - **Dot-leader line**: a table-of-contents line, four or more dots (``. . . .`` or ``....``)
   followed by a page number (arabic or roman). **Furniture line**: a page number alone, or a
   line found (digits and roman numerals ignored) among the first two or last two lines of at
-  least 3 pages and at least 10 % of the pages of a PDF: running headers and footers. A chunk is **mostly furniture** when dot-leader and
-  furniture lines hold at least half of its characters.
+  least 3 pages and at least 10 % of the pages with text of a PDF: running headers and footers.
+  A chunk is **mostly furniture** when dot-leader and furniture lines hold at least half of its
+  characters.
 - **Run-together word rate**: among the words of the text (whitespace-separated, surrounding
   punctuation and ``'s`` stripped, ASCII letters only: words with digits, ``_``, ``.`` or ``/``
   inside are code, and CamelCase words (a capital after a small letter) are identifiers, both
@@ -34,7 +35,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
 
@@ -144,7 +145,7 @@ def furniture_keys(pages: Sequence[str]) -> frozenset[str]:
 
     Returns:
         The first two and last two lines of a page (numbers removed, lower-cased) that are among
-        the first two or last two lines of >= 3 pages and >= 10 % of the pages.
+        the first two or last two lines of >= 3 pages and >= 10 % of ``pages``.
     """
     counts: Counter[str] = Counter()
     for page in pages:
@@ -175,9 +176,3 @@ def is_mostly_furniture(text: str, repeated: frozenset[str] = frozenset()) -> bo
 def rate(part: int, whole: int) -> float:
     """``part / whole`` as a percentage with 2 decimals (0 when ``whole`` is 0)."""
     return round(100.0 * part / whole, 2) if whole else 0.0
-
-
-def count_lines(texts: Iterable[str], predicate: object) -> int:
-    """How many lines of ``texts`` satisfy ``predicate`` (a one-argument callable)."""
-    assert callable(predicate)
-    return sum(1 for text in texts for line in text.splitlines() if predicate(line))
