@@ -29,16 +29,11 @@ _HTML_DROP = frozenset(
 )
 # ARIA landmarks that are not the page's content (WAI-ARIA 1.2, section 5.3.4).
 _NAVIGATION_ROLES = frozenset({"navigation", "banner", "contentinfo", "search", "complementary"})
+# DocBook XSL chunked HTML; Sphinx's basic theme and python-docs-theme; common site themes.
 _NAVIGATION_CLASSES = frozenset(
-    {"navheader", "navfooter"}  # DocBook XSL chunked HTML
-    | {
-        "related",
-        "sphinxsidebar",
-        "footer",
-        "headerlink",
-        "mobile-nav",
-    }  # Sphinx basic theme, python-docs-theme
-    | {"breadcrumb", "breadcrumbs", "skip-link"}  # common site themes
+    {"navheader", "navfooter"}
+    | {"related", "sphinxsidebar", "footer", "headerlink", "mobile-nav"}
+    | {"breadcrumb", "breadcrumbs", "skip-link"}
 )
 # Between a page title and the site name in <title>: Sphinx's "Page — Python 3.11 documentation".
 _TITLE_SEPARATOR = " \u2014 "
@@ -80,7 +75,7 @@ def _is_navigation(tag: Tag) -> bool:
 def _parse(data: bytes, filename: str) -> BeautifulSoup:
     """Parse XHTML that is well-formed XML with the XML parser, anything else with the HTML parser."""
     from bs4 import BeautifulSoup
-    from bs4.builder import LXMLTreeBuilderForXML
+    from bs4.builder._lxml import LXMLTreeBuilderForXML  # re-exported by bs4.builder only at run time
     from lxml import etree
 
     text = decode_text(data, filename)
@@ -168,7 +163,7 @@ def load_html(data: bytes, filename: str, options: LoadOptions) -> list[LoadedDo
 
     # Iterative walk, so deeply nested HTML cannot hit the recursion limit. A stack item is
     # (node, inside <pre>), or a break marker to write after a block's children.
-    root = soup.find("main") or soup.find(attrs={"role": "main"}) or soup.body or soup
+    root = soup.find("main") or soup.find(role="main") or soup.body or soup
     stack: list[Any] = [(child, False) for child in reversed(list(root.children))]
     while stack:
         item = stack.pop()
