@@ -45,6 +45,7 @@ from extraction_metrics import (
     rate,
     run_together_words,
 )
+from pdf_libraries import pypdfium2_pages
 
 from rag.chunking import chunk_document
 from rag.config import Settings
@@ -100,13 +101,7 @@ def _page_texts(document: LoadedDocument) -> list[str]:
 
 
 def _pages_without_text_layer(data: bytes) -> list[int]:
-    import pypdfium2
-
-    pdf = pypdfium2.PdfDocument(data)
-    try:
-        texts = [pdf[index].get_textpage().get_text_bounded() for index in range(len(pdf))]
-    finally:
-        pdf.close()
+    texts = pypdfium2_pages(data)
     return [number for number, text in enumerate(texts, start=1) if not any(c.isalnum() for c in text)]
 
 

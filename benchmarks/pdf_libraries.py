@@ -57,7 +57,8 @@ def _pdfplumber(data: bytes) -> list[str]:
         return [page.extract_text() or "" for page in pdf.pages]
 
 
-def _pypdfium2(data: bytes) -> list[str]:
+def pypdfium2_pages(data: bytes) -> list[str]:
+    """Each page's raw text as PDFium reads it."""
     import pypdfium2
 
     pdf = pypdfium2.PdfDocument(data)
@@ -80,7 +81,7 @@ LIBRARIES: dict[str, tuple[str, str, Callable[[bytes], list[str]]]] = {
     "pypdf (layout mode)": ("pypdf", "BSD-3-Clause", _pypdf_layout),
     "pdfminer.six": ("pdfminer", "MIT", _pdfminer),
     "pdfplumber": ("pdfplumber", "MIT", _pdfplumber),
-    "pypdfium2": ("pypdfium2", "Apache-2.0 or BSD-3-Clause (PDFium: BSD-3-Clause)", _pypdfium2),
+    "pypdfium2": ("pypdfium2", "Apache-2.0 or BSD-3-Clause (PDFium: BSD-3-Clause)", pypdfium2_pages),
     "PyMuPDF": ("pymupdf", "AGPL-3.0 or commercial", _pymupdf),
 }
 
