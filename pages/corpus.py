@@ -4,6 +4,7 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
+from rag import pages_without_text_note
 from ui import state
 from ui.errors import guard
 from ui.markdown import bold, markdown_text
@@ -110,6 +111,12 @@ if selected:
         f"{markdown_text(document.source_name)} · {frame.loc[frame['id'] == document.id, 'type'].iloc[0]} · "
         f"{document.chunk_count} chunks" + (f" · {document.page_count} pages" if document.page_count else "")
     )
+    if document.pages_without_text:
+        st.caption(
+            ":material/warning: " + pages_without_text_note(document.pages_without_text, document.page_count),
+            help="These pages have no text layer, so nothing on them can be found or cited. "
+            "Run the PDF through OCR (e.g. ocrmypdf) and upload it again to index them.",
+        )
     with guard():
         st.dataframe(
             chunks_frame(engine.chunks(document.id)),

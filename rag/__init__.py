@@ -41,7 +41,7 @@ from rag.evaluation.runs import MetricDelta, RunComparison, compare_runs
 from rag.ingest import IngestProgress
 from rag.llm import warm_up
 from rag.loaders import SUPPORTED_EXTENSIONS, LoadOptions
-from rag.models import Candidate, ChunkDraft, IngestResult, SearchMode
+from rag.models import Candidate, ChunkDraft, IngestResult, SearchMode, pages_without_text_note
 from rag.prompting import ABSTAIN_TEXT
 from rag.rerank import RerankerStatus
 from rag.retrieval import MODES, RetrievalTrace, SearchParams
@@ -104,5 +104,6 @@ __all__ = [
     "StoredRun",
     "UnsupportedFileType",
     "compare_runs",
+    "pages_without_text_note",
     "warm_up",
 ]

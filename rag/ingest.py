@@ -248,7 +248,10 @@ class Ingestor:
             if document.content_sha256 in by_sha:
                 done.append(
                     IngestResult(
-                        document.source_name, "unchanged", document_id=by_sha[document.content_sha256]
+                        document.source_name,
+                        "unchanged",
+                        document_id=by_sha[document.content_sha256],
+                        pages_without_text=document.pages_without_text,
                     )
                 )
                 continue
@@ -345,6 +348,7 @@ class Ingestor:
             document_id=document_id,
             chunks=len(item.chunks),
             embedded=item.embedded,
+            pages_without_text=item.document.pages_without_text,
         )
 
     def _flush(

@@ -6,6 +6,7 @@ or models here, so every layer can use them.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -38,7 +39,8 @@ class LoadedDocument:
         content_sha256: Hex sha256 of the bytes this document came from (the file, or the row/line).
         size_bytes: Size of those bytes.
         external_id: An id given by the source (BEIR ``_id``), kept for evaluation runs.
-        metadata: Free-form JSON-serialisable metadata (CSV extra columns, PDF info...).
+        metadata: Free-form JSON-serialisable metadata (CSV extra columns, PDF info and
+            ``pages_without_text``...), stored in ``documents.metadata``.
         page_count: Number of pages for paginated formats, else ``None``.
     """
 
@@ -51,6 +53,11 @@ class LoadedDocument:
     external_id: str | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
     page_count: int | None = None
+
+    @property
+    def pages_without_text(self) -> tuple[int, ...]:
+        """1-based pages the PDF loader found no text on (``metadata["pages_without_text"]``), else ``()``."""
+        return tuple(int(page) for page in self.metadata.get("pages_without_text") or ())
 
 
 @dataclass(frozen=True)
@@ -104,6 +111,8 @@ class IngestResult:
         error: Readable reason when ``status == "failed"``.
         note: Why an ``unchanged`` document was skipped when it is not already stored, e.g.
             ``"already ingested by another process"``.
+        pages_without_text: 1-based pages of a PDF with no text layer (besides page numbers and
+            running headers): scanned or blank pages, not indexed. ``()`` for other formats.
     """
 
     source_name: str
@@ -113,6 +122,39 @@ class IngestResult:
     embedded: int = 0
     error: str | None = None
     note: str | None = None
+    pages_without_text: tuple[int, ...] = ()
+
+
+def pages_without_text_note(pages: Sequence[int], page_count: int | None = None) -> str:
+    """One line telling which pages had no text, for the ingest result and the document details.
+
+    Consecutive pages are written as ranges and at most 12 ranges are listed.
+
+    Args:
+        pages: 1-based page numbers, ascending.
+        page_count: The document's pages, for "3 of 64 pages"; ``None`` leaves it out.
+
+    Returns:
+        E.g. ``"3 of 64 pages have no text (1, 8-9), so they are not searchable: scanned images? OCR
+        is not supported yet"``; ``""`` when ``pages`` is empty.
+    """
+    if not pages:
+        return ""
+    ranges: list[list[int]] = []
+    for page in pages:
+        if ranges and page == ranges[-1][1] + 1:
+            ranges[-1][1] = page
+        else:
+            ranges.append([page, page])
+    shown = ", ".join(str(a) if a == b else f"{a}-{b}" for a, b in ranges[:12])
+    if len(ranges) > 12:
+        shown += ", …"
+    one = len(pages) == 1
+    count = f"{len(pages)} of {page_count} pages" if page_count else f"{len(pages)} page{'' if one else 's'}"
+    return (
+        f"{count} {'has' if one else 'have'} no text ({shown}), so {'it is' if one else 'they are'} "
+        "not searchable: scanned images? OCR is not supported yet"
+    )
 
 
 SearchMode = Literal["lexical", "vector", "hybrid", "rerank"]

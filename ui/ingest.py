@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 import pandas as pd
 
-from rag import ChunkPreview, FileOutcome
+from rag import ChunkPreview, FileOutcome, pages_without_text_note
 
 
 def preview_frame(preview: ChunkPreview, limit: int = 20) -> pd.DataFrame:
@@ -25,7 +25,10 @@ def preview_frame(preview: ChunkPreview, limit: int = 20) -> pd.DataFrame:
 
 
 def results_frame(outcomes: Sequence[FileOutcome]) -> pd.DataFrame:
-    """One row per document: file, document, status, chunks, embedded, seconds, reason."""
+    """One row per document: file, document, status, chunks, embedded, seconds, reason (or note).
+
+    A stored PDF with pages that have no text gets the note :func:`rag.pages_without_text_note` says.
+    """
     rows = [
         {
             "file": outcome.file,
@@ -34,7 +37,7 @@ def results_frame(outcomes: Sequence[FileOutcome]) -> pd.DataFrame:
             "chunks": result.chunks,
             "embedded": result.embedded,
             "seconds": round(outcome.seconds, 2),
-            "reason": result.error or "",
+            "reason": result.error or pages_without_text_note(result.pages_without_text),
         }
         for outcome in outcomes
         for result in outcome.results

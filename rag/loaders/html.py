@@ -1,8 +1,19 @@
-"""HTML loader (BeautifulSoup + lxml): visible text in blocks, split into sections at ``<h1>``-``<h6>``."""
+"""HTML loader (BeautifulSoup + lxml): visible text in blocks, split into sections at ``<h1>``-``<h6>``.
+
+Navigation is left out by what documentation generators mark it with, never by guessing from the
+text: the ARIA landmark roles ``navigation``, ``banner``, ``contentinfo``, ``search`` and
+``complementary``; the classes DocBook XSL (``navheader``, ``navfooter``: "Prev | Up | Home | Next")
+and Sphinx (``related``, ``sphinxsidebar``, ``footer``, ``headerlink``: the "index | modules |
+next | previous" bars, the sidebar and the "¶" after each heading) give it; and everything outside
+the ``<main>`` element (or ``role="main"``) when a page has one. XHTML (a file starting with an XML
+declaration) is parsed as XML when it is well-formed, as its XML declaration asks; else, and for
+HTML, with lxml's HTML parser.
+"""
 
 from __future__ import annotations
 
 import re
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from rag.loaders import guards
@@ -11,12 +22,22 @@ from rag.loaders.text import HeadingPath, clean_text, decode_text, single_docume
 from rag.models import LoadedDocument, Section
 
 if TYPE_CHECKING:
-    from bs4 import Tag
+    from bs4 import BeautifulSoup, Tag
 
 _HTML_DROP = frozenset(
     {"script", "style", "noscript", "nav", "header", "footer", "aside", "form", "svg", "template"}
     | {"head", "title", "meta", "link", "iframe", "object", "embed", "canvas"}
 )
+# ARIA landmarks that are not the page's content (WAI-ARIA 1.2, section 5.3.4).
+_NAVIGATION_ROLES = frozenset({"navigation", "banner", "contentinfo", "search", "complementary"})
+# DocBook XSL chunked HTML; Sphinx's basic theme and python-docs-theme; common site themes.
+_NAVIGATION_CLASSES = frozenset(
+    {"navheader", "navfooter"}
+    | {"related", "sphinxsidebar", "footer", "headerlink", "mobile-nav"}
+    | {"breadcrumb", "breadcrumbs", "skip-link"}
+)
+# Between a page title and the site name in <title>: Sphinx's "Page — Python 3.11 documentation".
+_TITLE_SEPARATOR = " \u2014 "
 _HTML_HEADINGS = {f"h{level}": level for level in range(1, 7)}
 # Blocks separated from their neighbours by a blank line (paragraphs) or by a line break.
 _HTML_PARAGRAPHS = frozenset(
@@ -40,12 +61,75 @@ def _html_breaks(match: re.Match[str]) -> str:
     return "\n\n" if _PARA_MARK in match.group() else "\n"
 
 
+def _classes(tag: Tag) -> list[str]:
+    value = tag.get("class")  # a list from the HTML parser, a string from the XML parser
+    return value.split() if isinstance(value, str) else list(value or ())
+
+
+def _is_navigation(tag: Tag) -> bool:
+    role = tag.get("role")
+    return (isinstance(role, str) and role.strip().lower() in _NAVIGATION_ROLES) or any(
+        name in _NAVIGATION_CLASSES for name in _classes(tag)
+    )
+
+
+def _parse(data: bytes, filename: str) -> BeautifulSoup:
+    """Parse XHTML that is well-formed XML with the XML parser, anything else with the HTML parser."""
+    from bs4 import BeautifulSoup
+    from bs4.builder._lxml import LXMLTreeBuilderForXML  # re-exported by bs4.builder only at run time
+    from lxml import etree
+
+    text = decode_text(data, filename)
+    if text.lstrip().startswith("<?xml"):
+        # No DTD, no network and no entity expansion: a file cannot make the parser fetch or grow anything.
+        safe_parser = partial(etree.XMLParser, resolve_entities=False, no_network=True, load_dtd=False)
+        try:
+            etree.fromstring(text.encode("utf-8"), safe_parser(encoding="utf-8"))
+        except etree.XMLSyntaxError:
+            # Not XML after all (e.g. HTML entities such as &nbsp; with no DTD): read it as HTML,
+            # without the XML declaration, which only an XML parser understands.
+            text = text.lstrip().split("?>", 1)[-1]
+        else:
+            builder = LXMLTreeBuilderForXML(parser=safe_parser)
+            return BeautifulSoup(text.encode("utf-8"), builder=builder, from_encoding="utf-8")
+    return BeautifulSoup(text, "lxml")
+
+
+def _title(soup: BeautifulSoup) -> str:
+    """``<title>`` (else the first ``<h1>``), followed by the parent page's title when the page names one.
+
+    The parent is ``<link rel="up" title=...>`` (DocBook, and any generator that follows HTML 4's link
+    types) or the last breadcrumb of a Sphinx "related" bar, so a section page such as DocBook's
+    "71.1. Introduction" becomes "71.1. Introduction — Chapter 71. BRIN Indexes". In a Sphinx title
+    "Introduction — Python 3.11 documentation" the parent goes before the site name.
+    """
+    title_tag = soup.find("title")
+    title = _html_text(title_tag) if title_tag is not None else ""
+    if not title:
+        first_h1 = soup.find("h1")
+        title = _html_text(first_h1) if first_h1 is not None else ""
+    parent = ""
+    up = soup.find("link", rel="up")
+    if up is not None and isinstance(up.get("title"), str):
+        parent = " ".join(str(up["title"]).split())
+    else:
+        crumbs = [li for li in soup.select("div.related li.nav-item") if "nav-item-this" not in _classes(li)]
+        parent = _html_text(crumbs[-1]).rstrip(" »") if crumbs else ""
+    if not parent or not title or parent.casefold() in title.casefold():
+        return title
+    page, separator, site = title.rpartition(_TITLE_SEPARATOR)
+    if not separator:
+        return f"{title}{_TITLE_SEPARATOR}{parent}"
+    return f"{page}{_TITLE_SEPARATOR}{parent}{separator}{site}"
+
+
 def load_html(data: bytes, filename: str, options: LoadOptions) -> list[LoadedDocument]:
     """Load an HTML page: its visible text, a new section at each ``<h1>``-``<h6>``.
 
-    Only ``<body>`` is read (the whole page when there is none). Scripts, styles, navigation,
-    headers, footers, forms and similar are dropped; block elements become line breaks or blank
-    lines, ``<pre>`` keeps its whitespace, table cells are joined with `` | ``.
+    Only ``<main>`` (or ``role="main"``) is read, else ``<body>``, else the whole page. Scripts,
+    styles, navigation (see :mod:`rag.loaders.html`), headers, footers, forms and similar are
+    dropped; block elements become line breaks or blank lines, ``<pre>`` keeps its whitespace, table
+    cells are joined with `` | ``.
 
     Args:
         data: The file's bytes.
@@ -53,23 +137,22 @@ def load_html(data: bytes, filename: str, options: LoadOptions) -> list[LoadedDo
         options: Unused: every loader takes the same arguments (see :mod:`rag.loaders`).
 
     Returns:
-        One document, titled by ``<title>``, else the first ``<h1>``.
+        One document, titled by ``<title>``, else the first ``<h1>``, with the parent page's title
+        when the page names one (see :func:`_title`).
 
     Raises:
         CorruptDocument: The bytes cannot be decoded as text (see :func:`~rag.loaders.text.decode_text`).
         InputLimitExceeded: More tags than :data:`rag.loaders.guards.MAX_HTML_ELEMENTS`.
     """
-    from bs4 import BeautifulSoup, NavigableString
+    from bs4 import NavigableString
     from bs4 import Tag as BsTag
     from bs4.element import PreformattedString
 
     guards.check_html(data, filename)
-    soup = BeautifulSoup(decode_text(data, filename), "lxml")
-    title_tag = soup.find("title")
-    title = _html_text(title_tag) if title_tag is not None else ""
-    if not title:
-        first_h1 = soup.find("h1")
-        title = _html_text(first_h1) if first_h1 is not None else ""
+    soup = _parse(data, filename)
+    title = _title(soup)  # before the navigation goes: the parent's title is in it
+    for tag in soup.find_all(_is_navigation):
+        tag.decompose()
 
     sections: list[Section] = []
     headings = HeadingPath()
@@ -83,7 +166,7 @@ def load_html(data: bytes, filename: str, options: LoadOptions) -> list[LoadedDo
 
     # Iterative walk, so deeply nested HTML cannot hit the recursion limit. A stack item is
     # (node, inside <pre>), or a break marker to write after a block's children.
-    root = soup.body or soup
+    root = soup.find("main") or soup.find(role="main") or soup.body or soup
     stack: list[Any] = [(child, False) for child in reversed(list(root.children))]
     while stack:
         item = stack.pop()
