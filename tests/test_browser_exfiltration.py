@@ -70,7 +70,10 @@ def hostile_markdown(base: str) -> bytes:
 
 
 def test_no_request_leaves_for_another_host(
-    server: str, exfil_server: str, browser_page, tmp_path: Path  # noqa: F811 - the imported fixture
+    server: str,
+    exfil_server: str,
+    browser_page,
+    tmp_path: Path,  # noqa: F811 - the imported fixture
 ) -> None:
     page = browser_page
     requests: list[str] = []
