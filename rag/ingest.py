@@ -236,8 +236,10 @@ class Ingestor:
     ) -> tuple[list[IngestResult], list[PreparedDocument]]:
         by_sha: dict[str, int] = {}
         by_name: dict[str, tuple[int, str]] = {}
-        if self._collection is not None:
-            with self.db.connection() as conn:
+        with self.db.connection() as conn:
+            if self._collection is None:  # another process may have created it since we started
+                self._collection = find_collection(conn, self.collection_name)
+            if self._collection is not None:
                 by_sha, by_name = find_existing(conn, self._collection.id, documents)
         done: list[IngestResult] = []
         drafts = []

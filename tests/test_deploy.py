@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -34,6 +35,7 @@ def test_docker_compose_config_parses():
         capture_output=True,
         text=True,
         check=True,
+        env={**os.environ, "POSTGRES_PASSWORD": "test-only"},
     ).stdout
     if command == ["docker", "compose"]:
         services = json.loads(out)["services"]
@@ -49,3 +51,34 @@ def test_ci_runs_the_readme_test_command():
     ci = (ROOT / ".ci" / "run").read_text()
     command = "bash scripts/setup.sh --dev && .venv/bin/pytest"
     assert command in readme and command in ci
+
+
+def test_compose_requires_a_password_and_publishes_on_localhost_only():
+    command = _compose_command()
+    if command is None:
+        pytest.skip("no docker compose client on this machine")
+    env = {key: value for key, value in os.environ.items() if key != "POSTGRES_PASSWORD"}
+    refused = subprocess.run(
+        [*command, "-f", str(ROOT / "docker-compose.yml"), "config"], capture_output=True, text=True, env=env
+    )
+    assert refused.returncode != 0 and "POSTGRES_PASSWORD" in refused.stderr
+    out = subprocess.run(
+        [*command, "-f", str(ROOT / "docker-compose.yml"), "config"],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**env, "POSTGRES_PASSWORD": "test-only"},
+    ).stdout
+    assert "127.0.0.1:8501:8501" in out
+    assert out.count("healthcheck:") == 2  # db and app
+
+
+def test_image_runs_unprivileged_and_never_copies_secrets():
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    assert "\nUSER rag\n" in dockerfile
+    assert (
+        "COPY .streamlit ./.streamlit" not in dockerfile
+        and "secrets.toml" not in dockerfile.split("COPY")[-1]
+    )
+    ignored = (ROOT / ".dockerignore").read_text().splitlines()
+    assert ".streamlit/secrets.toml" in ignored and "**/secrets.toml" in ignored

@@ -219,6 +219,8 @@ def clean_document(document: LoadedDocument) -> LoadedDocument:
     Returns:
         The same document when nothing needed cleaning, else a copy with the fields cleaned.
     """
+    if not _needs_cleaning(document):  # the common case: no copy made
+        return document
     sections = tuple(
         replace(
             section,
@@ -238,4 +240,25 @@ def clean_document(document: LoadedDocument) -> LoadedDocument:
         sections=sections,
         metadata=_without_nul(document.metadata),
     )
-    return document if cleaned == document else cleaned
+    return cleaned
+
+
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\0" in value
+    if isinstance(value, dict):
+        return any(_has_nul(str(key)) or _has_nul(item) for key, item in value.items())
+    if isinstance(value, list):
+        return any(map(_has_nul, value))
+    return False
+
+
+def _needs_cleaning(document: LoadedDocument) -> bool:
+    # One regex search over the one-line fields joined, one substring test per section: cheap.
+    headings = [heading for section in document.sections for heading in section.heading_path]
+    one_line_fields = " ".join([document.title, document.source_name, document.external_id or "", *headings])
+    return (
+        has_control_characters(one_line_fields)
+        or any("\0" in section.text for section in document.sections)
+        or (bool(document.metadata) and _has_nul(document.metadata))
+    )
