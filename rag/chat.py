@@ -25,8 +25,8 @@ from rag.db.conversations import MessageRow
 from rag.errors import CannotAnswerAnyway, LLMTimeout
 from rag.followup import check_rewrite, is_self_contained
 from rag.llm import chat, stream_chat
-from rag.prompting import ABSTAIN_TEXT, clean_rewrite, needs_rewrite, rewrite_messages
 from rag.models import Candidate
+from rag.prompting import ABSTAIN_TEXT, clean_rewrite, needs_rewrite, rewrite_messages
 from rag.retrieval import RetrievalTrace, SearchParams
 from rag.verification import guard_answer
 
@@ -285,7 +285,9 @@ def _write(
     """Stream the LLM's answer from the draft's passages, then map markers and verify it."""
     settings = engine.settings
     timings = draft.timings
-    messages_, prompt_ms = build_answer_messages(draft.standalone, draft.hits, draft.history, settings.llm_model)
+    messages_, prompt_ms = build_answer_messages(
+        draft.standalone, draft.hits, draft.history, settings.llm_model
+    )
     timings["prompt_build"] = round(prompt_ms, 3)
     report("write", model=settings.llm_model)
     stream = stream_chat(
@@ -333,7 +335,9 @@ def _store(engine: Engine, conversation_id: int | None, question: str, answer: A
     # The question is stored with its answer, so a failed LLM call leaves no orphan question.
     stored = answer.to_dict()
     with engine.db.connection() as conn:
-        message_id = conversations.store_turn(conn, conversation_id, question, answer.text, stored["citations"], stored)
+        message_id = conversations.store_turn(
+            conn, conversation_id, question, answer.text, stored["citations"], stored
+        )
     return replace(answer, message_id=message_id, conversation_id=conversation_id)
 
 

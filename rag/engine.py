@@ -328,8 +328,8 @@ class Engine:
             raise ConfigError("an evaluation collection needs the name of its dataset, e.g. scifact")
         self.update_collection_settings({EVALUATION_SETTING: dataset.strip()}, collection)
 
-    def remember_collection(self, name: str) -> None:
-        """Remember ``name`` as the collection last used in the app (the next start opens it)."""
+    def remember_collection(self, name: str | None) -> None:
+        """Remember ``name`` as the collection last used in the app (the next start opens it); ``None`` forgets."""
         with self.db.connection() as conn:
             set_preference(conn, COLLECTION_PREFERENCE, name)
 

@@ -17,8 +17,8 @@ from typing import Literal, get_args
 
 from rag.chunking import chunk_document
 from rag.embedding import Embedder
-from rag.ingest import Ingestor, IngestProgress, Stage
 from rag.errors import LoaderError
+from rag.ingest import Ingestor, IngestProgress, Stage
 from rag.loaders import LoadOptions, check_file, load_bytes
 from rag.models import ChunkDraft, IngestResult, LoadedDocument
 
@@ -238,7 +238,9 @@ def ingest_files(
     total_bytes = sum(len(data) for _, data in files) or 1
     batch = _Batch(time.perf_counter(), ingestor.chunks_done)
 
-    def progress(stage: FileStage, fraction: float, chunks: int, embedded: int, elapsed_s: float) -> FileProgress:
+    def progress(
+        stage: FileStage, fraction: float, chunks: int, embedded: int, elapsed_s: float
+    ) -> FileProgress:
         assert current is not None
         done = (batch.bytes_done + fraction * current.size) / total_bytes
         batch_elapsed = time.perf_counter() - batch.started
