@@ -148,7 +148,9 @@ if plan:
 if go and to_ingest and target:
     with guard():
         live: dict[int, str] = {}
-        bar = overall.progress(0.0, text=f"Starting {plural(len(to_ingest), 'file')}…")
+        bar = overall.progress(
+            0.0, text=f"Starting {plural(len(to_ingest), 'file')} (the embedding model loads on first use)…"
+        )
 
         def show(progress: FileProgress) -> None:
             planned = to_ingest[progress.index]

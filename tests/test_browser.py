@@ -53,6 +53,8 @@ PAGE_2 = (
 )
 STARTUP_TIMEOUT_S = 90
 STEP_TIMEOUT_MS = 60_000
+INGEST_TIMEOUT_MS = 240_000
+"""The first ingest may load the embedding model, which takes minutes on a shared, loaded CPU."""
 
 
 def two_page_pdf() -> bytes:
@@ -163,10 +165,10 @@ def browser_page(server: str):
             browser.close()
 
 
-def wait_idle(page) -> None:
+def wait_idle(page, timeout_ms: float = STEP_TIMEOUT_MS) -> None:
     """Wait until the script run is over (Streamlit shows its status widget while running)."""
     page.wait_for_timeout(300)
-    page.locator('[data-testid="stStatusWidget"]').wait_for(state="hidden")
+    page.locator('[data-testid="stStatusWidget"]').wait_for(state="hidden", timeout=timeout_ms)
 
 
 def open_page(page, name: str) -> None:
@@ -224,7 +226,7 @@ def upload_ask_cite_inspect(server: str, page) -> None:
     wait_idle(page)
     expect(page.get_by_text("notes.xyz: '.xyz' files are not supported")).to_be_visible()
     page.get_by_role("button", name="Ingest 1 file(s) into default").click()
-    wait_idle(page)
+    wait_idle(page, INGEST_TIMEOUT_MS)
     expect(page.locator('[data-testid="stMetric"]', has_text="New")).to_contain_text("1")
     expect(page.locator('[data-testid="stMetric"]', has_text="Failed")).to_contain_text("1")
     expect(page.get_by_text("Done: 1 file into default")).to_be_visible()

@@ -104,9 +104,20 @@ engine_factory: Callable[[], Engine] = default_engine_factory
 
 @st.cache_resource(show_spinner="Starting the engine…")
 def _cached_engine() -> Engine:
-    # Importing LiteLLM takes seconds: do it in the background now, not inside the first answer.
+    # Importing LiteLLM and loading the embedding model take seconds to a minute on a busy CPU: do
+    # both in the background now, not inside the first answer or upload (which wait on the
+    # engine's lock if they come first).
     threading.Thread(target=warm_up, name="litellm-warm-up", daemon=True).start()
-    return engine_factory()
+    engine = engine_factory()
+    threading.Thread(target=_load_embedder, args=(engine,), name="embedder-warm-up", daemon=True).start()
+    return engine
+
+
+def _load_embedder(engine: Engine) -> None:
+    try:
+        engine.embedder  # noqa: B018 - loads it once for the process
+    except Exception:  # noqa: BLE001, S110 - the first real use reports the error with its fix
+        pass
 
 
 def get_engine() -> Engine:
