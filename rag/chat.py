@@ -38,6 +38,10 @@ REWRITE_TIMEOUT_S = 20.0
 """Wall-clock limit of the follow-up rewrite (seconds); past it the user's question is searched as typed."""
 
 
+DECISION_FIELDS = ("rewrite_note", "decision_probability", "decision_reason", "decision_rule", "decision_cut")
+"""Fields of :class:`Answer` that say how the question was searched and decided (copied by answer anyway)."""
+
+
 @dataclass(frozen=True)
 class StoredMessage:
     """A stored chat turn; an assistant turn carries its full typed :class:`Answer`.
@@ -244,15 +248,8 @@ def answer_anyway(
 
     def deltas() -> Iterator[str]:
         answer = yield from _write(engine, draft, report, mock_response, max_tokens)
-        answer = replace(
-            answer,
-            rewrite_note=declined.rewrite_note,
-            decision_probability=declined.decision_probability,
-            decision_reason=declined.decision_reason,
-            decision_rule=declined.decision_rule,
-            decision_cut=declined.decision_cut,
-            below_threshold=True,
-        )
+        # The decision that declined stays on the answer, so the UI can say how far it fell short.
+        answer = replace(answer, **{f: getattr(declined, f) for f in DECISION_FIELDS}, below_threshold=True)
         holder.answer = _store(engine, stored.conversation_id, declined.question, answer)
         report("done")
 

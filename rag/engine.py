@@ -126,6 +126,8 @@ class Engine:
         """Receives a first-use model download's progress (bytes, total); ``None``: a tqdm bar on stderr."""
         self._preferences_applied = False
         self._lock = threading.RLock()
+        # Its own lock: loading the embedder (seconds to a minute) must not hold up database reads.
+        self._embedder_lock = threading.Lock()
         self._embedder: Embedder | None = None
         self._reranker: Reranker | None = None
         self._reranker_status: RerankerStatus | None = None
@@ -169,7 +171,7 @@ class Engine:
         Raises:
             ModelNotAvailable: the model is not installed locally.
         """
-        with self._lock:
+        with self._embedder_lock:
             if self._embedder is None:
                 self._embedder = load_embedder(self.settings.embedding_model)
             return self._embedder
