@@ -247,6 +247,7 @@ def upload_ask_cite_inspect(server: str, page) -> None:
     wait_idle(page)
     expect(assistant.locator("summary", has_text="Done in")).to_be_visible()
     labels = page.evaluate("window.statusLabels")
+    labels = [label.splitlines()[-1] for label in labels]  # the first lines are the icon's ligature
     assert labels[-1].startswith("Done in"), labels
     assert any(label.startswith(("Searching", "Found", "Writing", "Checking")) for label in labels[:-1]), (
         labels
