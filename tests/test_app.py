@@ -246,6 +246,31 @@ def test_upload_page_offers_ingest_at_once_explains_problems_inline_and_previews
     assert "Done: 2 files into" in texts(at.success)
 
 
+def test_upload_progress_in_words(ui):
+    from rag import FileProgress
+    from ui.ingest import file_status, overall_text
+
+    progress = FileProgress(
+        "a.pdf",
+        1,
+        5,
+        "embed",
+        0.5,
+        0,
+        40,
+        3.14,
+        batch_fraction=0.3,
+        batch_chunks=120,
+        batch_elapsed_s=14.2,
+        eta_s=33.1,
+    )
+    assert overall_text(progress) == "file 2 of 5 · 120 chunks stored · 14 s elapsed · about 33 s left"
+    assert file_status(progress) == "embedding: 40 chunks embedded, 3.1 s"
+    early = FileProgress("a.pdf", 0, 1, "parse", 0.0, 0, 0, 0.2, batch_elapsed_s=0.2)
+    assert overall_text(early) == "file 1 of 1 · 0 chunks stored · 0 s elapsed"  # no guess this early
+    assert file_status(early) == "reading: 0.2 s"
+
+
 def test_ingest_files_reports_progress_per_file_from_the_calling_thread(ui, engine):  # noqa: F811
     import threading
 
@@ -338,7 +363,7 @@ def test_an_answer_shows_its_stages_in_a_status_box(seeded):
     [status] = at.chat_message[1].status
     assert status.state == "complete" and status.label.startswith("Done in ")
     steps = [m.value.split(" · ")[0] for m in status.markdown]
-    assert steps[0] == "Searching your documents…" and steps[1] == "Found 3 passages among 3 candidates"
+    assert steps[0] == "Searching your documents…" and steps[1] == "Found 3 passages"
     assert steps[2:] == [
         f"Writing the answer with `{seeded.settings.llm_model}`…",
         "Checking the answer against the passages…",

@@ -213,7 +213,8 @@ def progress_label(event: AnswerProgress) -> str:
         case "rerank":
             return f"Reranking {plural(event.candidates, 'candidate')} with the cross-encoder…"
         case "found":
-            return f"Found {plural(event.passages, 'passage')} among {plural(event.candidates, 'candidate')}"
+            found = f"Found {plural(event.passages, 'passage')}"
+            return found if event.candidates <= event.passages else f"{found}, the best of {event.candidates}"
         case "declined":
             return "Too little evidence in the passages: the model is not asked"
         case "write":
