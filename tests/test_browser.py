@@ -268,7 +268,6 @@ def upload_ask_cite_inspect(server: str, page) -> None:
     assistant = page.locator('[data-testid="stChatMessage"]').nth(1)
     expect(assistant).to_contain_text("two years from the date of purchase")
     expect(page.get_by_role("combobox", name="Collection")).to_have_value("default")
-    )
     expect(page.get_by_role("button", name="How long is the warranty?")).to_be_visible()
 
     # Inspector: opened on this answer's stored trace.
