@@ -227,7 +227,9 @@ def upload_ask_cite_inspect(server: str, page) -> None:
     expect(page.get_by_text("notes.xyz: '.xyz' files are not supported")).to_be_visible()
     page.get_by_role("button", name="Ingest 1 file(s) into default").click()
     wait_idle(page, INGEST_TIMEOUT_MS)
-    expect(page.locator('[data-testid="stMetric"]', has_text="New")).to_contain_text("1")
+    expect(page.locator('[data-testid="stMetric"]', has_text="New")).to_contain_text(
+        "1", timeout=INGEST_TIMEOUT_MS
+    )
     expect(page.locator('[data-testid="stMetric"]', has_text="Failed")).to_contain_text("1")
     expect(page.get_by_text("Done: 1 file into default")).to_be_visible()
     page.get_by_text("Preview the chunks of a file").click()
