@@ -76,4 +76,4 @@ class ModelDownloadError(RagError):
 
 
 class CannotAnswerAnyway(RagError):
-    """ "Answer anyway" was asked of a message that is not a declined answer, or one with no passages."""
+    """Answer anyway was asked of a message that is not a declined answer, or of one without passages."""
