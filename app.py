@@ -18,7 +18,7 @@ page = st.navigation(state.app_pages())
 
 try:
     engine = state.get_engine()
-    sidebar.render_collection(engine)
+    sidebar.render_collection(engine, chat=state.is_chat(page))
 except Exception as exc:  # noqa: BLE001 - no engine or no database: explain and stop
     show_error(exc)
     st.stop()

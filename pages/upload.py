@@ -1,4 +1,10 @@
-"""Upload: add files to a collection, preview their chunks, follow each file through the pipeline."""
+"""Upload: add files to a collection, follow each file through the pipeline, preview chunks on demand.
+
+The Ingest button is there as soon as files are chosen (nothing is parsed before it is pressed);
+each file's problem (unsupported type, too large, a name shared with another file) is shown inline;
+while ingesting, one bar shows the whole upload (files, chunks, elapsed, time left) above a table
+with every file's status.
+"""
 
 import io
 
@@ -8,28 +14,45 @@ import streamlit as st
 from rag import SUPPORTED_EXTENSIONS, FileProgress
 from ui import state
 from ui.errors import guard
-from ui.ingest import preview_frame, results_frame
+from ui.ingest import (
+    batch_frame,
+    file_status,
+    finished_text,
+    outcome_status,
+    overall_text,
+    preview_frame,
+    results_frame,
+)
 from ui.markdown import bold, markdown_text
+from ui.text import plural
 
 NEW_COLLECTION = "➕ New collection…"
 RESULTS_KEY = "upload-results"
+LIVE_KEY = "upload-live-status"
+PREVIEWED_KEY = "upload-previewed"
 
 state.require_app_shell()
 engine = state.get_engine()
 settings = engine.settings
 
 st.title("Upload documents")
+supported = ", ".join(sorted(ext.lstrip(".") for ext in SUPPORTED_EXTENSIONS))
+# No ``type=`` filter: Streamlit would refuse other files with an error shown only on hover; the
+# batch table below says inline why such a file cannot be ingested.
 files = st.file_uploader(
     "Documents",
-    type=sorted(ext.lstrip(".") for ext in SUPPORTED_EXTENSIONS),
     accept_multiple_files=True,
     key="upload-files",
-    help=f"Up to {settings.max_file_mb} MB per file. A file uploaded again with the same name replaces the old version.",
+    help=f"Supported: {supported}. Up to {settings.max_file_mb} MB per file. "
+    "A file uploaded again with the same name replaces the old version.",
 )
 
 left, right = st.columns(2)
 with left:
-    existing = sorted(set(engine.collections()) | {state.active_collection(engine)})
+    existing = sorted(
+        {c.name for c in engine.collection_summaries() if not c.is_evaluation}
+        | {state.active_collection(engine)}
+    )
     target = st.selectbox(
         "Target collection",
         [*existing, NEW_COLLECTION],
@@ -89,7 +112,7 @@ load_options = engine.load_options(
 )
 
 
-@st.cache_data(show_spinner="Chunking the first file…", max_entries=8)
+@st.cache_data(show_spinner="Chunking the file…", max_entries=8)
 def _preview(
     file_id: str, name: str, size: int, overlap: int, csv_mode: str, title: str | None, _data: bytes
 ):
@@ -98,75 +121,64 @@ def _preview(
     )
 
 
-if files:
-    first = files[0]
-    with st.expander(f"Preview: chunks of {bold(first.name)}", icon=":material/view_agenda:", expanded=True):
-        with guard():
-            preview = _preview(
-                first.file_id,
-                first.name,
-                int(chunk_size),
-                int(chunk_overlap),
-                csv_mode,
-                title_column,
-                first.getvalue(),
-            )
-            more = f" (first of {preview.documents} documents)" if preview.documents > 1 else ""
-            st.caption(f"{bold(preview.title)}{more}: {len(preview.chunks)} chunks; the first 20 are shown.")
-            st.dataframe(
-                preview_frame(preview),
-                hide_index=True,
-                width="stretch",
-                column_config={"text": st.column_config.TextColumn("text", width="large")},
-            )
+uploaded = [(f.name, f.getvalue()) for f in files or []]
+plan = engine.plan_upload(uploaded, load_options)
+to_ingest = [p for p in plan if p.will_ingest]
+refused = [p for p in plan if p.problem is not None]
+for planned in plan:  # every problem inline, not in a tooltip
+    if planned.problem is not None:
+        st.error(markdown_text(planned.problem), icon=":material/block:")
+    elif planned.note and planned.duplicate_of is None:
+        st.warning(markdown_text(planned.note), icon=":material/content_copy:")
 
 go = st.button(
-    f"Ingest {len(files or [])} file(s) into {markdown_text(target or '…')}",
+    f"Ingest {len(to_ingest)} file(s) into {markdown_text(target or '…')}",
     type="primary",
     icon=":material/upload:",
-    disabled=not files or not target,
+    disabled=not to_ingest or not target,
     key="upload-go",
 )
+if refused and to_ingest:
+    st.caption(f"{plural(len(refused), 'file')} cannot be ingested (see above) and will be skipped.")
 
-if go and files and target:
+overall = st.empty()
+table = st.empty()
+if plan:
+    table.dataframe(batch_frame(plan), hide_index=True, width="stretch")
+
+if go and to_ingest and target:
     with guard():
-        boxes: dict[int, tuple] = {}
+        live: dict[int, str] = {}
+        bar = overall.progress(
+            0.0, text=f"Starting {plural(len(to_ingest), 'file')} (the embedding model loads on first use)…"
+        )
 
         def show(progress: FileProgress) -> None:
-            if progress.index not in boxes:
-                box = st.status(f"{markdown_text(progress.file)}: starting", expanded=False)
-                boxes[progress.index] = (box, box.progress(0.0))
-            box, bar = boxes[progress.index]
-            counts = (
-                f"{progress.chunks} chunks stored, {progress.embedded} embedded, {progress.elapsed_s:.1f} s"
-            )
-            bar.progress(progress.fraction, text=f"{progress.stage}: {counts}")
-            if progress.stage == "done":
-                box.update(
-                    label=f"{markdown_text(progress.file)}: done ({progress.elapsed_s:.1f} s)",
-                    state="complete",
-                )
-            else:
-                box.update(
-                    label=f"{markdown_text(progress.file)} ({progress.index + 1}/{progress.total}): {progress.stage}…"
-                )
+            planned = to_ingest[progress.index]
+            live[planned.index] = file_status(progress) if progress.stage != "done" else "done"
+            bar.progress(progress.batch_fraction, text=overall_text(progress))
+            table.dataframe(batch_frame(plan, live), hide_index=True, width="stretch")
 
         outcomes = engine.ingest_files(
-            [(f.name, f.getvalue()) for f in files],
+            [(p.name, uploaded[p.index][1]) for p in to_ingest],
             target,
             chunk_size=int(chunk_size),
             chunk_overlap=int(chunk_overlap),
             load_options=load_options,
             on_progress=show,
         )
-        for index, outcome in enumerate(outcomes):
-            box, _ = boxes[index]
-            box.update(
-                label=markdown_text(f"{outcome.file}: {outcome.summary} ({outcome.seconds:.1f} s)"),
-                state="error" if outcome.failed else "complete",
-            )
-        st.session_state[RESULTS_KEY] = results_frame(outcomes)
+        for planned, outcome in zip(to_ingest, outcomes, strict=True):
+            live[planned.index] = outcome_status(outcome)
+        finished = finished_text(outcomes, target)
+        st.session_state[LIVE_KEY] = (tuple(p.name for p in plan), live, finished)
+        st.session_state[RESULTS_KEY] = results_frame(outcomes, refused)
         state.request_collection(target)
+        st.rerun()  # the sidebar counts and the target list now include the new documents
+
+last_run = st.session_state.get(LIVE_KEY)
+if plan and last_run and last_run[0] == tuple(p.name for p in plan):  # the same files as ingested
+    overall.success(last_run[2], icon=":material/task_alt:")
+    table.dataframe(batch_frame(plan, last_run[1]), hide_index=True, width="stretch")
 
 results = st.session_state.get(RESULTS_KEY)
 if results is not None:
@@ -184,3 +196,34 @@ if results is not None:
             "reason": st.column_config.TextColumn("reason", width="large"),
         },
     )
+
+previewable = {p.index: p.name for p in plan if p.problem is None and p.duplicate_of is None}
+if previewable:
+    with st.expander("Preview the chunks of a file", icon=":material/view_agenda:"):
+        left, right = st.columns([4, 1], vertical_alignment="bottom")
+        shown = left.selectbox(
+            "File", list(previewable), format_func=previewable.get, key="upload-preview-file"
+        )
+        clicked = right.button("Show chunks", key="upload-preview", icon=":material/visibility:")
+        if shown is not None and (clicked or st.session_state.get(PREVIEWED_KEY) == previewable[shown]):
+            st.session_state[PREVIEWED_KEY] = previewable[shown]  # later runs follow the settings
+            with guard():
+                preview = _preview(
+                    (files or [])[shown].file_id,
+                    previewable[shown],
+                    int(chunk_size),
+                    int(chunk_overlap),
+                    csv_mode,
+                    title_column,
+                    uploaded[shown][1],
+                )
+                more = f" (first of {preview.documents} documents)" if preview.documents > 1 else ""
+                st.caption(
+                    f"{bold(preview.title)}{more}: {len(preview.chunks)} chunks; the first 20 are shown."
+                )
+                st.dataframe(
+                    preview_frame(preview),
+                    hide_index=True,
+                    width="stretch",
+                    column_config={"text": st.column_config.TextColumn("text", width="large")},
+                )

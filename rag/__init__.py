@@ -9,16 +9,18 @@ Pattern: RAGLite's ``src/raglite/__init__.py`` and simonw/llm's ``__all__``.
 """
 
 from rag.answer import Answer, AnswerStream, Citation
+from rag.answer_events import AnswerProgress, AnswerStage
 from rag.catalog import LLMCatalog, LLMChoice, LLMTestResult, ModelAvailability, PullResult
 from rag.chat import StoredMessage
 from rag.config import Settings
 from rag.db.collections import Collection
 from rag.db.conversations import Conversation
-from rag.db.listing import ChunkInfo, DatabaseStatus, DocumentInfo
+from rag.db.listing import ChunkInfo, CollectionSummary, DatabaseStatus, DocumentInfo
 from rag.db.runs import StoredRun
 from rag.db.search import Filters
 from rag.engine import Engine, ReembedReport
 from rag.errors import (
+    CannotAnswerAnyway,
     ConfigError,
     CorruptDocument,
     DatabaseError,
@@ -45,7 +47,7 @@ from rag.models import Candidate, ChunkDraft, IngestResult, SearchMode, pages_wi
 from rag.prompting import ABSTAIN_TEXT
 from rag.rerank import RerankerStatus
 from rag.retrieval import MODES, RetrievalTrace, SearchParams
-from rag.uploads import ChunkPreview, FileOutcome, FileProgress
+from rag.uploads import BatchFile, ChunkPreview, FileOutcome, FileProgress
 
 __version__ = "0.1.0"
 
@@ -54,13 +56,18 @@ __all__ = [
     "MODES",
     "SUPPORTED_EXTENSIONS",
     "Answer",
+    "AnswerProgress",
+    "AnswerStage",
     "AnswerStream",
+    "BatchFile",
+    "CannotAnswerAnyway",
     "Candidate",
     "ChunkDraft",
     "ChunkInfo",
     "ChunkPreview",
     "Citation",
     "Collection",
+    "CollectionSummary",
     "ConfigError",
     "Conversation",
     "CorruptDocument",

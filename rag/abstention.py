@@ -163,6 +163,8 @@ class Decision:
             gate when one applies, else the model's boundary with the other signals held at their
             values (``-inf``/``inf`` clipped to -1/1).
         rule: ``"model"`` or ``"cosine"`` (a calibrated or configured cosine threshold applied).
+        cut: The probability needed to answer under the ``model`` rule (``AbstentionModel.cut``,
+            0.5 by default); ``None`` under the ``cosine`` rule, where ``threshold`` decides.
     """
 
     answer: bool
@@ -171,6 +173,7 @@ class Decision:
     evidence: float | None
     threshold: float
     rule: str = "model"
+    cut: float | None = None
 
 
 @dataclass(frozen=True)
@@ -224,10 +227,12 @@ class AbstentionModel:
     def decide(self, s: EvidenceSignals) -> Decision:
         """Answer or decline, with the probability and a readable reason."""
         if s.passages == 0 or s.similarity is None:
-            return Decision(False, 0.0, "no passage was retrieved", None, self.cosine_boundary(s))
+            return Decision(
+                False, 0.0, "no passage was retrieved", None, self.cosine_boundary(s), cut=self.cut
+            )
         p = self.probability(s)
         answer = p >= self.cut
-        return Decision(answer, p, _reason(s, answer, p), s.similarity, self.cosine_boundary(s))
+        return Decision(answer, p, _reason(s, answer, p), s.similarity, self.cosine_boundary(s), cut=self.cut)
 
     def with_cut(self, cut: float) -> AbstentionModel:
         """A copy with another probability cut (a collection's ``abstain_probability``).

@@ -118,6 +118,11 @@ class Answer:
         decision_probability: The abstention model's probability that the passages answer the
             question, in [0, 1] (``None`` for answers stored before it existed).
         decision_reason: Why it answered or declined, one readable sentence (``""`` when unknown).
+        decision_rule: ``"model"`` (the evidence model's probability decided) or ``"cosine"`` (a
+            calibrated or configured cosine threshold decided); ``""`` for older stored answers.
+        decision_cut: The probability needed to answer under the ``model`` rule (``None`` otherwise).
+        below_threshold: True when the user asked to answer although the decision declined
+            ("answer anyway", :func:`rag.chat.answer_anyway`); the text is still cited and verified.
     """
 
     question: str
@@ -148,6 +153,28 @@ class Answer:
     rewrite_note: str | None = None
     decision_probability: float | None = None
     decision_reason: str = ""
+    decision_rule: str = ""
+    decision_cut: float | None = None
+    below_threshold: bool = False
+
+    def evidence_statement(self) -> str:
+        """The evidence score against what answering needs, in plain words, for the UI and the CLI.
+
+        Returns:
+            E.g. ``"Evidence 0.31, below the 0.50 needed to answer"`` (the evidence model's
+            probability and cut, ``rag.abstention``), ``"Best passage similarity 0.42, below the
+            0.62 needed to answer"`` (a cosine threshold decided), ``"No passage was retrieved"``.
+        """
+        if self.evidence is None and not self.sources:
+            return "No passage was retrieved"
+        if self.decision_rule == "model" and self.decision_probability is not None and self.decision_cut:
+            score, needed, name = self.decision_probability, self.decision_cut, "Evidence"
+        elif self.evidence is not None:
+            score, needed, name = self.evidence, self.threshold, "Best passage similarity"
+        else:
+            return "No passage was compared with the question"
+        relation = "below" if score < needed else "at or above"
+        return f"{name} {score:.2f}, {relation} the {needed:.2f} needed to answer"
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-serialisable form (CLI ``--json``, stored answers); :meth:`from_dict` reads it back."""

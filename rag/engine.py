@@ -18,6 +18,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from rag.answer import AnswerStream, build_answer_messages
+from rag.answer_events import AnswerProgressCallback
 from rag.catalog import (
     LLMCatalog,
     LLMTestResult,
@@ -29,7 +30,7 @@ from rag.catalog import (
     test_llm,
 )
 from rag.catalog.download import ProgressCallback as DownloadProgress
-from rag.chat import StoredMessage, ask
+from rag.chat import StoredMessage, answer_anyway, ask
 from rag.cleaning import clean_input, one_line
 from rag.config import Settings, set_in_environment
 from rag.db import Database
@@ -47,10 +48,12 @@ from rag.db.documents import delete_documents
 from rag.db.embeddings import count_stale, reusable_embeddings, set_embeddings, stale_chunks
 from rag.db.listing import (
     ChunkInfo,
+    CollectionSummary,
     DatabaseStatus,
     DocumentInfo,
     chunk_token_counts,
     collection_names,
+    collection_summaries,
     database_status,
     list_chunks,
     list_documents,
@@ -64,10 +67,24 @@ from rag.loaders import LoadOptions
 from rag.models import Candidate
 from rag.rerank import Reranker, RerankerStatus, load_reranker
 from rag.retrieval import RetrievalTrace, SearchParams, retrieve
-from rag.uploads import ChunkPreview, FileOutcome, FileProgress, ingest_files, preview_chunks
+from rag.uploads import (
+    BatchFile,
+    ChunkPreview,
+    FileOutcome,
+    FileProgress,
+    ingest_files,
+    plan_batch,
+    preview_chunks,
+)
 
 LLM_PREFERENCE = "llm_model"
 """Key of the installation's chosen LLM in the ``preferences`` table."""
+
+COLLECTION_PREFERENCE = "last_collection"
+"""Key of the collection last chosen in the app in the ``preferences`` table."""
+
+EVALUATION_SETTING = "evaluation"
+"""Key of ``collections.settings`` naming the dataset of a collection built by ``rag eval``."""
 
 RERANKER_NOT_DOWNLOADED = "not downloaded"
 """Start of ``RerankerStatus.reason`` when the cross-encoder is not in the cache (the UI keys on it)."""
@@ -110,6 +127,8 @@ class Engine:
         """Receives a first-use model download's progress (bytes, total); ``None``: a tqdm bar on stderr."""
         self._preferences_applied = False
         self._lock = threading.RLock()
+        # Its own lock: loading the embedder (seconds to a minute) must not hold up database reads.
+        self._embedder_lock = threading.Lock()
         self._embedder: Embedder | None = None
         self._reranker: Reranker | None = None
         self._reranker_status: RerankerStatus | None = None
@@ -153,7 +172,7 @@ class Engine:
         Raises:
             ModelNotAvailable: the model is not installed locally.
         """
-        with self._lock:
+        with self._embedder_lock:
             if self._embedder is None:
                 self._embedder = load_embedder(self.settings.embedding_model)
             return self._embedder
@@ -297,6 +316,44 @@ class Engine:
         with self.db.connection() as conn:
             return collection_names(conn)
 
+    def collection_summaries(self) -> list[CollectionSummary]:
+        """Every collection with its document count and evaluation flag, by name (for pickers)."""
+        with self.db.connection() as conn:
+            return collection_summaries(conn)
+
+    def mark_evaluation_collection(self, collection: str, dataset: str) -> None:
+        """Mark a collection as built from the evaluation dataset ``dataset`` (Chat does not list it).
+
+        Raises:
+            NotFound: no such collection. ConfigError: an empty dataset name.
+        """
+        if not dataset.strip():
+            raise ConfigError("an evaluation collection needs the name of its dataset, e.g. scifact")
+        self.update_collection_settings({EVALUATION_SETTING: dataset.strip()}, collection)
+
+    def remember_collection(self, name: str | None) -> None:
+        """Remember ``name`` as the collection last used in the app (the next start opens it); ``None`` forgets."""
+        with self.db.connection() as conn:
+            set_preference(conn, COLLECTION_PREFERENCE, name)
+
+    def default_collection(self) -> str:
+        """The collection the app opens when nothing else is asked for.
+
+        In order: the last used one (:meth:`remember_collection`) while it exists and has documents;
+        else the non-evaluation collection whose newest document is the most recent (e.g. the one a
+        ``rag ingest`` just filled); else the configured ``settings.collection``. Evaluation
+        collections are never the default.
+        """
+        with self.db.connection() as conn:
+            remembered = get_preferences(conn).get(COLLECTION_PREFERENCE)
+            summaries = [s for s in collection_summaries(conn) if not s.is_evaluation]
+        with_documents = [s for s in summaries if s.documents]
+        if any(s.name == remembered for s in with_documents):
+            return str(remembered)
+        if with_documents:
+            return max(with_documents, key=lambda s: s.last_added.timestamp() if s.last_added else 0.0).name
+        return self.settings.collection
+
     def update_collection_settings(self, changes: dict[str, Any], collection: str | None = None) -> None:
         """Merge ``changes`` into a collection's JSON settings (e.g. a calibrated ``abstain_threshold``).
 
@@ -370,6 +427,17 @@ class Engine:
             chunk_overlap if chunk_overlap is not None else self.settings.chunk_overlap,
             load_options or self.load_options(),
         )
+
+    def plan_upload(
+        self, files: Sequence[tuple[str, bytes]], load_options: LoadOptions | None = None
+    ) -> list[BatchFile]:
+        """Check uploaded ``(file name, bytes)`` pairs before ingesting them (:func:`rag.uploads.plan_batch`).
+
+        Says which files will fail (unsupported type, above ``RAG_MAX_FILE_MB``, empty) and renames a
+        second, different file with the same name (``report (2).pdf``) so neither replaces the other.
+        Nothing is parsed or stored; milliseconds (one sha256 per file).
+        """
+        return plan_batch(files, load_options or self.load_options())
 
     def ingest_files(
         self,
@@ -470,19 +538,30 @@ class Engine:
         return replace(params, **overrides)
 
     def search(
-        self, query: str, params: SearchParams | None = None, collection: str | None = None
+        self,
+        query: str,
+        params: SearchParams | None = None,
+        collection: str | None = None,
+        on_rerank: Callable[[int], None] | None = None,
     ) -> RetrievalTrace:
         """Retrieve passages for ``query``; returns the full trace (``trace.hits`` are the top-k).
+
+        ``on_rerank(candidates)`` is called just before the cross-encoder runs (see
+        :func:`rag.retrieval.retrieve`).
 
         Raises:
             NotFound: the collection does not exist. ConfigError: bad parameters.
             EmbeddingModelMismatch: stored vectors come from another model.
         """
-        [trace] = self.iter_search([query], params or self.default_params(), collection)
+        [trace] = self.iter_search([query], params or self.default_params(), collection, on_rerank)
         return trace
 
     def iter_search(
-        self, queries: Sequence[str], params: SearchParams, collection: str | None = None
+        self,
+        queries: Sequence[str],
+        params: SearchParams,
+        collection: str | None = None,
+        on_rerank: Callable[[int], None] | None = None,
     ) -> Iterator[RetrievalTrace]:
         """Run many queries on one connection (batch mode); raises like :meth:`search`."""
         target = self.collection(collection)
@@ -493,7 +572,9 @@ class Engine:
         with self.db.connection() as conn:
             for query in queries:
                 # NUL cannot reach PostgreSQL; other control characters are never meant in a query.
-                yield retrieve(conn, target, clean_input(query), params, self.embedder, reranker, status)
+                yield retrieve(
+                    conn, target, clean_input(query), params, self.embedder, reranker, status, on_rerank
+                )
 
     def _reranker_status_without_loading(self) -> RerankerStatus:
         if self._reranker_status is not None:
@@ -510,8 +591,12 @@ class Engine:
         conversation_id: int | None = None,
         mock_response: str | Exception | None = None,
         rewrite_mock_response: str | None = None,
+        on_progress: AnswerProgressCallback | None = None,
     ) -> AnswerStream:
         """Answer ``question`` from a collection, streaming (arguments: :func:`rag.chat.ask`).
+
+        ``on_progress`` receives a :class:`rag.answer_events.AnswerProgress` as each stage starts (searching, N
+        passages found, reranking, writing, verifying, done), on the calling thread.
 
         Raises:
             NotFound: collection or conversation missing. LLMError: the LLM call failed (raised while
@@ -526,7 +611,26 @@ class Engine:
             conversation_id=conversation_id,
             mock_response=mock_response,
             rewrite_mock_response=rewrite_mock_response,
+            on_progress=on_progress,
         )
+
+    def answer_anyway(
+        self,
+        message_id: int,
+        *,
+        mock_response: str | Exception | None = None,
+        on_progress: AnswerProgressCallback | None = None,
+    ) -> AnswerStream:
+        """Answer a declined question from its retrieved passages (:func:`rag.chat.answer_anyway`).
+
+        The answer is cited and verified as usual, marked ``below_threshold`` and stored as a new
+        turn of the same conversation.
+
+        Raises:
+            NotFound: no such message. CannotAnswerAnyway: it is not a declined answer, or no
+                passage was retrieved for it. LLMError: the LLM call failed (raised while iterating).
+        """
+        return answer_anyway(self, message_id, mock_response=mock_response, on_progress=on_progress)
 
     def prompt_preview(
         self, question: str, hits: Sequence[Candidate], history: Sequence[dict[str, str]] = ()

@@ -77,3 +77,7 @@ class ModelDownloadError(RagError):
     The message says what to do, e.g. run ``rag models pull`` where there is network access, or copy
     the model directory and point the setting (``RAG_RERANKER_MODEL``) at it.
     """
+
+
+class CannotAnswerAnyway(RagError):
+    """Answer anyway was asked of a message that is not a declined answer, or of one without passages."""

@@ -7,7 +7,7 @@ per-stage latency in ms, so the CLI, the Inspector page and evaluation all see t
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
@@ -142,8 +142,15 @@ def retrieve(
     embedder: Embedder,
     reranker: Reranker | None,
     reranker_status: RerankerStatus,
+    on_rerank: Callable[[int], None] | None = None,
 ) -> RetrievalTrace:
     """Run one retrieval and return its full trace.
+
+    Args:
+        conn, collection, query, params, embedder, reranker, reranker_status: What to search, how,
+            and with which models.
+        on_rerank: Called with the number of candidates just before the cross-encoder scores them
+            (the slow stage on CPU), so a UI can say so; not called when nothing is reranked.
 
     Raises:
         ConfigError: invalid parameters.
@@ -217,6 +224,8 @@ def retrieve(
     if params.mode == "rerank" and reranker is not None:
         started = time.perf_counter()
         pool_ids = [cid for cid, _ in ordered[: params.candidates]]
+        if on_rerank is not None:
+            on_rerank(len(pool_ids))
         scores = reranker.score(query, [details[cid].text for cid in pool_ids])
         rerank_scores = {cid: float(s) for cid, s in zip(pool_ids, scores, strict=True)}
         # The reranked pool first, then the rest of the fused list in fused order (for deep runs).

@@ -43,9 +43,12 @@ def served_engine(ui, engine, monkeypatch: pytest.MonkeyPatch):  # noqa: F811
     monkeypatch.setattr(engine, "settings", engine.settings.with_(abstain_threshold=0.3))
     monkeypatch.setattr(ui.state, "engine_factory", lambda: engine)
     monkeypatch.setenv("RAG_LLM_MOCK_RESPONSE", MOCK)
+    # The session database holds other tests' collections: open this test's one, as the last used.
+    monkeypatch.setattr(engine, "default_collection", lambda: engine.settings.collection)
     ui.state.clear_engine()
     yield engine
     ui.state.clear_engine()
+    engine.remember_collection(None)
 
 
 @pytest.fixture
@@ -178,33 +181,94 @@ def test_describe_names_the_fix_for_each_error(ui):
 # -- upload ---------------------------------------------------------------------------------------
 
 
-def test_upload_page_previews_and_ingests_files_and_reports_failures(app_engine):
+def frame_with(at, column: str):
+    """The first table on the page that has ``column``."""
+    return next(d.value for d in at.dataframe if column in d.value.columns)
+
+
+def test_upload_page_offers_ingest_at_once_explains_problems_inline_and_previews_on_demand(app_engine):
     at = page("pages/upload.py")
     at.file_uploader(key="upload-files").set_value(
-        [("policy.md", POLICY, "text/markdown"), ("empty.txt", b"", "text/plain")]
+        [
+            ("policy.md", POLICY, "text/markdown"),
+            ("empty.txt", b"", "text/plain"),
+            ("notes.xyz", b"what is this", "application/octet-stream"),
+            ("policy.md", POLICY.replace(b"two years", b"three years"), "text/markdown"),
+        ]
     )
     at.number_input(key="upload-chunk-size").set_value(32)
     at.number_input(key="upload-overlap").set_value(0)
     at.run()
     assert not at.exception, at.exception
-    preview = at.dataframe[0].value
+    # Nothing was parsed yet, the button is there, and every problem is written on the page.
+    assert at.button(key="upload-go").label == "Ingest 2 file(s) into " + app_engine.settings.collection
+    assert not at.button(key="upload-go").disabled
+    errors = texts(at.error)
+    assert "empty.txt: file is empty" in errors and "notes.xyz: '.xyz' files are not supported" in errors
+    assert "ingested as policy (2).md" in texts(at.warning)
+    batch = frame_with(at, "note")
+    assert list(batch["file"]) == ["policy.md", "empty.txt", "notes.xyz", "policy (2).md"]
+    assert list(batch["status"].str.split(":").str[0]) == [
+        "ready",
+        "cannot be ingested",
+        "cannot be ingested",
+        "ready",
+    ]
+    assert not any("tokens" in d.value.columns for d in at.dataframe)  # no preview until asked
+
+    at.button(key="upload-preview").click().run()
+    assert not at.exception, at.exception
+    preview = frame_with(at, "tokens")
     assert list(preview.columns) == ["#", "pages", "section", "tokens", "text"]
     assert set(preview["section"]) == {"Warranty", "Returns", "Shipping"}
     assert (preview["tokens"] <= 32).all()
 
     at.button(key="upload-go").click().run()
     assert not at.exception, at.exception
-    results = at.dataframe[-1].value
+    results = frame_with(at, "reason")
     by_file = dict(zip(results["file"], results["status"], strict=True))
-    assert by_file == {"policy.md": "new", "empty.txt": "failed"}
+    assert by_file == {
+        "policy.md": "new",
+        "policy (2).md": "new",
+        "empty.txt": "failed",
+        "notes.xyz": "failed",
+    }
     assert "empty" in results.loc[results["file"] == "empty.txt", "reason"].iloc[0]
-    assert [d.source_name for d in app_engine.documents()] == ["policy.md"]
+    assert sorted(d.source_name for d in app_engine.documents()) == ["policy (2).md", "policy.md"]
     assert {m.label: m.value for m in at.metric} == {
-        "New": "1",
+        "New": "2",
         "Unchanged": "0",
         "Replaced": "0",
-        "Failed": "1",
+        "Failed": "2",
     }
+    statuses = list(frame_with(at, "note")["status"])
+    assert statuses[0].startswith("new: 1 (") and statuses[2].startswith("cannot be ingested")
+    assert "Done: 2 files into" in texts(at.success)
+
+
+def test_upload_progress_in_words(ui):
+    from rag import FileProgress
+    from ui.ingest import file_status, overall_text
+
+    progress = FileProgress(
+        "a.pdf",
+        1,
+        5,
+        "embed",
+        0.5,
+        0,
+        40,
+        3.14,
+        batch_fraction=0.3,
+        batch_chunks=120,
+        batch_elapsed_s=14.2,
+        eta_s=33.1,
+    )
+    assert overall_text(progress) == "file 2 of 5 · 120 chunks stored · 14 s elapsed · about 33 s left"
+    assert file_status(progress) == "embedding: 40 chunks embedded, 3.1 s"
+    early = FileProgress("a.pdf", 0, 1, "parse", 0.0, 0, 0, 0.2, batch_elapsed_s=0.2)
+    assert overall_text(early) == "file 1 of 1 · 0 chunks stored · 0 s elapsed"  # no guess this early
+    assert file_status(early) == "reading: 0.2 s"
 
 
 def test_ingest_files_reports_progress_per_file_from_the_calling_thread(ui, engine):  # noqa: F811
@@ -272,8 +336,78 @@ def test_abstention_looks_distinct_and_shows_closest_passages(seeded, monkeypatc
     assert not at.exception, at.exception
     assistant = at.chat_message[1]
     assert assistant.warning[0].value == ABSTAIN_TEXT
-    assert "below the threshold 0.99" in texts(assistant.caption)
+    assert "below the 0.99 needed to answer, so the model was not asked" in texts(assistant.caption)
     assert assistant.expander[0].label == "Closest passages"
+    assert assistant.status[0].label.startswith("Done in ")
+    assert "Too little evidence" in texts(assistant.status[0].markdown)
+
+    declined = _last_answer_id(seeded)
+    at.button(key=f"answer-anyway-{declined}").click().run()
+    assert not at.exception, at.exception
+    anyway = at.chat_message[3]
+    assert "Answered at your request although the evidence is weak" in anyway.info[0].value
+    assert "The warranty lasts two years [1]" in texts(anyway.markdown)
+    assert [c.role for c in seeded.messages(seeded.message(declined).conversation_id)] == [
+        "user",
+        "assistant",
+        "user",
+        "assistant",
+    ]
+    assert seeded.message(_last_answer_id(seeded)).answer.below_threshold
+
+
+def test_an_answer_shows_its_stages_in_a_status_box(seeded):
+    at = page()
+    at.chat_input(key="chat-input").set_value("How long is the warranty?").run()
+    assert not at.exception, at.exception
+    [status] = at.chat_message[1].status
+    assert status.state == "complete" and status.label.startswith("Done in ")
+    steps = [m.value.split(" · ")[0] for m in status.markdown]
+    assert steps[0] == "Searching your documents…" and steps[1] == "Found 3 passages"
+    assert steps[2:] == [
+        f"Writing the answer with `{seeded.settings.llm_model}`…",
+        "Checking the answer against the passages…",
+        status.label,
+    ]
+
+
+def test_reload_keeps_the_collection_and_the_conversation_through_the_url(seeded, monkeypatch):
+    at = page()
+    at.chat_input(key="chat-input").set_value("How long is the warranty?").run()
+    conversation = at.session_state["conversation_id"]
+    assert at.query_params["conversation"] == str(conversation)
+    assert at.query_params["collection"] == seeded.settings.collection
+
+    # A reload is a new session with the same URL; the engine's default would be another collection.
+    monkeypatch.setattr(seeded, "default_collection", lambda: "some-other-collection")
+    from streamlit.testing.v1 import AppTest
+
+    reloaded = AppTest.from_file(APP, default_timeout=30)
+    reloaded.query_params["collection"] = seeded.settings.collection
+    reloaded.query_params["conversation"] = str(conversation)
+    reloaded.run()
+    assert not reloaded.exception, reloaded.exception
+    assert reloaded.sidebar.selectbox(key="collection").value == seeded.settings.collection
+    assert "The warranty lasts two years [1]" in texts(reloaded.chat_message[1].markdown)
+    assert reloaded.sidebar.button(key=f"conversation-{conversation}").proto.type == "primary"
+
+    fresh = AppTest.from_file(APP, default_timeout=30).run()  # no URL: the engine's default
+    assert fresh.sidebar.selectbox(key="collection").value == "some-other-collection"
+
+
+def test_chat_does_not_offer_evaluation_collections_the_other_pages_do(seeded):
+    evaluation = seeded.settings.collection + "-eval"
+    seeded.ensure_collection(evaluation)
+    seeded.mark_evaluation_collection(evaluation, "scifact")
+    at = page()
+    assert evaluation not in at.sidebar.selectbox(key="collection").options
+    inspector = page("pages/inspector.py")
+    picker = inspector.sidebar.selectbox(key="collection")
+    assert f"{evaluation} · evaluation" in picker.options
+    picker.set_value(evaluation).run()
+    assert picker.value == evaluation
+    inspector.switch_page("pages/chat.py").run()  # Chat falls back to a chat collection
+    assert inspector.sidebar.selectbox(key="collection").value == seeded.settings.collection
 
 
 def test_unverified_answer_shows_quoted_evidence_and_the_model_text_as_unverified(seeded, monkeypatch):
@@ -284,7 +418,7 @@ def test_unverified_answer_shows_quoted_evidence_and_the_model_text_as_unverifie
     assistant = at.chat_message[1]
     assert "could not be verified" in assistant.info[0].value
     assert "cites none of your documents" in assistant.info[0].value
-    assert "warranty lasts two years" in assistant.markdown[0].value  # quoted from the passage
+    assert "warranty lasts two years" in texts(assistant.markdown)  # quoted from the passage
     assert assistant.expander[0].label == "The model's unverified answer"
 
 

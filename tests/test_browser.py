@@ -1,8 +1,10 @@
 """End to end in a real browser: `streamlit run app.py` driven by headless Chromium (Playwright).
 
-Upload a generated two-page PDF, ask a question, watch the answer arrive, open its citation and see
-the passage from page 2, then open the Inspector and the Corpus. Screenshots of each page are saved
-to docs/screenshots/ (overwritten on every run).
+Upload a generated two-page PDF with an unsupported file beside it (its error is on the page), ask a
+question, watch the answer's stages in its status box and the answer arrive, open its citation and
+see the passage from page 2, reload (the collection and the conversation come back from the URL),
+then open the Inspector and the Corpus. Screenshots of each page are saved to docs/screenshots/
+(overwritten on every run).
 
 The server gets a fresh ``RAG_DATA_DIR`` (its own embedded PostgreSQL) and the test-only
 ``RAG_LLM_MOCK_RESPONSE`` (LiteLLM's ``mock_response``: fast, deterministic, no model needed). It uses
@@ -51,6 +53,8 @@ PAGE_2 = (
 )
 STARTUP_TIMEOUT_S = 90
 STEP_TIMEOUT_MS = 60_000
+INGEST_TIMEOUT_MS = 240_000
+"""The first ingest may load the embedding model, which takes minutes on a shared, loaded CPU."""
 
 
 def two_page_pdf() -> bytes:
@@ -166,15 +170,32 @@ def browser_page(server: str):
             browser.close()
 
 
-def wait_idle(page) -> None:
+def wait_idle(page, timeout_ms: float = STEP_TIMEOUT_MS) -> None:
     """Wait until the script run is over (Streamlit shows its status widget while running)."""
     page.wait_for_timeout(300)
-    page.locator('[data-testid="stStatusWidget"]').wait_for(state="hidden")
+    page.locator('[data-testid="stStatusWidget"]').wait_for(state="hidden", timeout=timeout_ms)
 
 
 def open_page(page, name: str) -> None:
     page.locator('[data-testid="stSidebarNav"] a', has_text=name).click()
     wait_idle(page)
+
+
+RECORD_STATUS_LABELS = """
+() => {
+    window.statusLabels = [];
+    const record = () => {
+        for (const summary of document.querySelectorAll('[data-testid="stChatMessage"] summary')) {
+            const label = summary.innerText.trim();
+            if (label && window.statusLabels[window.statusLabels.length - 1] !== label) {
+                window.statusLabels.push(label);
+            }
+        }
+    };
+    new MutationObserver(record).observe(document.body, {subtree: true, childList: true, characterData: true});
+}
+"""
+"""Records every label the answer's status box shows, in order, as the page changes."""
 
 
 def screenshot(page, name: str) -> None:
@@ -199,31 +220,45 @@ def upload_ask_cite_inspect(server: str, page) -> None:
     expect(page.get_by_role("heading", name="Chat with your documents")).to_be_visible()
     expect(page.get_by_text("has no documents yet")).to_be_visible()
 
-    # Upload: preview the chunks, ingest, see the result.
+    # Upload: the Ingest button at once, the unsupported file's error inline, a preview on demand.
     open_page(page, "Upload")
     page.locator('[data-testid="stFileUploader"] input[type="file"]').set_input_files(
-        files=[{"name": "manual.pdf", "mimeType": "application/pdf", "buffer": two_page_pdf()}]
+        files=[
+            {"name": "manual.pdf", "mimeType": "application/pdf", "buffer": two_page_pdf()},
+            {"name": "notes.xyz", "mimeType": "application/octet-stream", "buffer": b"not a document"},
+        ]
     )
     wait_idle(page)
-    expect(page.get_by_text("2 chunks; the first 20 are shown")).to_be_visible()
+    expect(page.get_by_text("notes.xyz: '.xyz' files are not supported")).to_be_visible()
     page.get_by_role("button", name="Ingest 1 file(s) into default").click()
+    wait_idle(page, INGEST_TIMEOUT_MS)
+    expect(page.locator('[data-testid="stMetric"]', has_text="New")).to_contain_text(
+        "1", timeout=INGEST_TIMEOUT_MS
+    )
+    expect(page.locator('[data-testid="stMetric"]', has_text="Failed")).to_contain_text("1")
+    expect(page.get_by_text("Done: 1 file into default")).to_be_visible()
+    page.get_by_text("Preview the chunks of a file").click()
+    page.get_by_role("button", name="Show chunks").click()
     wait_idle(page)
-    results = page.locator('[data-testid="stMetric"]', has_text="New")
-    expect(results).to_contain_text("1")
-    expect(
-        page.locator('[data-testid="stExpander"], [data-testid="stStatusWidget"], details')
-        .filter(has_text="manual.pdf: new: 1")
-        .first
-    ).to_be_visible()
+    expect(page.get_by_text("2 chunks; the first 20 are shown")).to_be_visible()
+    page.get_by_text("Preview the chunks of a file").scroll_into_view_if_needed()
     screenshot(page, "upload.png")
 
-    # Chat: ask, the answer streams in, open citation [1] and see page 2's passage.
+    # Chat: ask; the status box names each stage as it happens; the answer streams in.
     open_page(page, "Chat")
+    page.evaluate(RECORD_STATUS_LABELS)
     page.locator('[data-testid="stChatInputTextArea"]').fill("How long is the warranty?")
     page.keyboard.press("Enter")
     assistant = page.locator('[data-testid="stChatMessage"]').nth(1)
     expect(assistant).to_contain_text("two years from the date of purchase", timeout=STEP_TIMEOUT_MS)
     wait_idle(page)
+    expect(assistant.locator("summary", has_text="Done in")).to_be_visible()
+    labels = page.evaluate("window.statusLabels")
+    labels = [label.splitlines()[-1] for label in labels]  # the first lines are the icon's ligature
+    assert labels[-1].startswith("Done in"), labels
+    assert any(label.startswith(("Searching", "Found", "Writing", "Checking")) for label in labels[:-1]), (
+        labels
+    )
     chip = assistant.get_by_role("button", name="[1] Aurora grinder manual · p. 2")
     chip.click()
     popover = page.locator('[data-testid="stPopoverBody"]')
@@ -232,6 +267,15 @@ def upload_ask_cite_inspect(server: str, page) -> None:
     expect(popover.locator("mark")).to_have_text("two years from the date of purchase")
     screenshot(page, "chat.png")
     page.keyboard.press("Escape")
+
+    # Reload: a new session, the same collection and the open conversation, from the URL.
+    assert "collection=default" in page.url and "conversation=" in page.url, page.url
+    page.reload()
+    wait_idle(page)
+    assistant = page.locator('[data-testid="stChatMessage"]').nth(1)
+    expect(assistant).to_contain_text("two years from the date of purchase")
+    expect(page.get_by_role("combobox", name="Collection")).to_have_value("default")
+    expect(page.get_by_role("button", name="How long is the warranty?")).to_be_visible()
 
     # Inspector: opened on this answer's stored trace.
     assistant.get_by_role("button", name="Inspect").click()

@@ -72,8 +72,8 @@ def hostile_markdown(base: str) -> bytes:
 def test_no_request_leaves_for_another_host(
     server: str,
     exfil_server: str,
-    browser_page,
-    tmp_path: Path,  # noqa: F811 - the imported fixture
+    browser_page,  # noqa: F811 - the imported fixture
+    tmp_path: Path,
 ) -> None:
     page = browser_page
     requests: list[str] = []

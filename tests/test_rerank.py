@@ -86,7 +86,9 @@ def test_rerank_reorders_the_fused_list(engine, tmp_path):
     assert status.available, status.reason
     engine._reranker, engine._reranker_status = reranker, status
 
-    trace = engine.search(QUERY, SearchParams(mode="rerank", k=2, candidates=4))
+    reranking: list[int] = []
+    trace = engine.search(QUERY, SearchParams(mode="rerank", k=2, candidates=4), on_rerank=reranking.append)
+    assert reranking == [4]  # told before the cross-encoder ran, with the pool size
     assert trace.reranked and trace.params.mode == "rerank" and "rerank" in trace.timings_ms
     assert [c.external_id for c in trace.hits][0] == target
     ranked = [c for c in trace.candidates if c.rerank_score is not None]

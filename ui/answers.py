@@ -1,20 +1,29 @@
-"""Drawing a chat answer: the streamed text, citation chips, abstentions and uncited answers.
+"""Drawing a chat answer: its stages as they happen, the streamed text, citation chips, abstentions.
 
 An answer is drawn from its typed form (:class:`rag.Answer`); a stored message carries the same typed
 answer (``StoredMessage.answer``), so a fresh answer and one reloaded from PostgreSQL look the same.
+While an answer is prepared, an ``st.status`` box above it follows the engine's
+:class:`rag.AnswerProgress` events (searching, passages found, reranking, writing, checking).
 """
 
 from __future__ import annotations
 
 import html
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import streamlit as st
 
-from rag import Answer, AnswerStream, Citation
+from rag import Answer, AnswerProgress, AnswerStream, Citation
 from ui.markdown import bold, markdown_text
 from ui.state import PAGE_INSPECTOR
+from ui.text import plural
+
+ANSWER_ANYWAY_KEY = "_answer_anyway_request"
+"""``st.session_state`` key of the declined message the user asked to answer anyway."""
+
+StartAnswer = Callable[[Callable[[AnswerProgress], None]], AnswerStream]
+"""Starts an answer given the progress callback, e.g. ``lambda show: engine.ask(..., on_progress=show)``."""
 
 _QUOTE_RE = re.compile(r"\"([^\"\n]{8,400})\"|“([^”\n]{8,400})”")
 _MIN_QUOTE_CHARS = 8
@@ -106,14 +115,28 @@ def render_answer(answer: Answer, message_id: int | None) -> None:
         message_id: The stored message id (enables the Inspect button), or ``None``.
     """
     text = answer.text
+    if answer.below_threshold:
+        st.info(
+            f"Answered at your request although the evidence is weak: {answer.evidence_statement()}. "
+            "Check it against the cited passages.",
+            icon=":material/warning:",
+        )
     if answer.abstained:
         st.warning(markdown_text(text), icon=":material/search_off:")
-        if answer.abstained_before_llm and answer.evidence is not None:
-            st.caption(
-                f"Best passage similarity {answer.evidence:.2f} is below the threshold "
-                f"{answer.threshold:.2f}, so the model was not asked."
-            )
+        if answer.abstained_before_llm:
+            st.caption(f"{answer.evidence_statement()}, so the model was not asked.")
         render_sources("Closest passages", answer.sources)
+        if answer.abstained_before_llm and answer.sources and message_id is not None:
+            st.button(
+                "Answer anyway",
+                key=f"answer-anyway-{message_id}",
+                icon=":material/quick_reference_all:",
+                on_click=request_answer_anyway,
+                args=(message_id,),
+                help="Ask the model to answer from the closest passages although the evidence is below "
+                "what answering needs. The answer is still cited and checked against the passages. "
+                + (f"Decision: {answer.decision_reason}." if answer.decision_reason else ""),
+            )
     elif answer.extractive:
         st.info(
             "The model's answer could not be verified against your documents "
@@ -166,22 +189,76 @@ def _footer(answer: Answer, message_id: int | None) -> None:
             st.switch_page(PAGE_INSPECTOR, query_params={"message": str(message_id)})
 
 
-def stream_answer(stream: AnswerStream) -> Answer | None:
-    """Stream an answer's text as it arrives, then redraw it with its citations.
+def request_answer_anyway(message_id: int) -> None:
+    """Ask for an answer to the declined ``message_id`` on the next run (the Answer anyway button)."""
+    st.session_state[ANSWER_ANYWAY_KEY] = message_id
+
+
+def pop_answer_anyway_request() -> int | None:
+    """The declined message the user asked to answer anyway since the last run, if any (then forgotten)."""
+    return st.session_state.pop(ANSWER_ANYWAY_KEY, None)
+
+
+def progress_label(event: AnswerProgress) -> str:
+    """What an answer's stage means, in words (the label of the status box above the answer)."""
+    match event.stage:
+        case "rewrite":
+            return "Rewriting your follow-up as a question of its own…"
+        case "search":
+            return "Searching your documents…"
+        case "rerank":
+            return f"Reranking {plural(event.candidates, 'candidate')} with the cross-encoder…"
+        case "found":
+            found = f"Found {plural(event.passages, 'passage')}"
+            return found if event.candidates <= event.passages else f"{found}, the best of {event.candidates}"
+        case "declined":
+            return "Too little evidence in the passages: the model is not asked"
+        case "write":
+            return f"Writing the answer with `{event.model}`…"
+        case "verify":
+            return "Checking the answer against the passages…"
+        case "done":
+            return f"Done in {event.elapsed_ms / 1000:.1f} s"
+    return event.stage
+
+
+def stream_answer(start: StartAnswer) -> Answer | None:
+    """Prepare an answer with its stages shown as they happen, stream its text, then draw it whole.
+
+    A status box (``st.status``) above the answer names the current stage and keeps one line per
+    stage with the time it started; it collapses, complete, when the answer is drawn.
+
+    Args:
+        start: Starts the answer with the given progress callback (:data:`StartAnswer`).
 
     Returns:
-        The finished :class:`~rag.answer.Answer` (``None`` if the stream ended without one).
+        The finished :class:`~rag.Answer` (``None`` if the stream ended without one).
 
     Raises:
-        LLMError: the model failed while streaming (shown by the caller).
+        RagError: retrieval or the LLM failed (the status box turns red; the caller shows the error).
     """
+    status = st.status("Searching your documents…", expanded=True)
+
+    def show(event: AnswerProgress) -> None:
+        label = progress_label(event)
+        status.markdown(f"{label} · {event.elapsed_ms / 1000:.1f} s")
+        if event.stage == "done":
+            status.update(label=label, state="complete", expanded=False)
+        else:
+            status.update(label=label, state="running")
+
     placeholder = st.empty()
-    # Not st.write_stream: it renders the raw deltas as Markdown, so an image the model writes would
-    # be fetched while it streams. The text so far is redrawn through markdown_text instead.
-    text = ""
-    for delta in stream:
-        text += delta
-        placeholder.markdown(markdown_text(text))
+    try:
+        stream = start(show)
+        # Not st.write_stream: it renders the raw deltas as Markdown, so an image the model writes
+        # would be fetched while it streams. The text so far is redrawn through markdown_text instead.
+        text = ""
+        for delta in stream:
+            text += delta
+            placeholder.markdown(markdown_text(text))
+    except Exception:
+        status.update(label="The answer could not be prepared", state="error", expanded=False)
+        raise
     answer = stream.answer
     if answer is not None:
         with placeholder.container():

@@ -1,7 +1,8 @@
 """The Chat page's conversation list (sidebar): new chat, switch, rename, delete.
 
 Conversations are stored in PostgreSQL through the :class:`rag.Engine`; the session only remembers which one is
-open (``st.session_state["conversation_id"]``).
+open (``st.session_state["conversation_id"]``), and the URL too (``?conversation=12``), so a reload
+reopens it.
 """
 
 from __future__ import annotations
@@ -11,18 +12,25 @@ import streamlit as st
 from rag import Conversation, Engine
 from ui.errors import flash
 from ui.markdown import markdown_text
+from ui.state import set_url_param, url_param
 
 CONVERSATION_KEY = "conversation_id"
+CONVERSATION_PARAM = "conversation"
+"""URL query parameter holding the open conversation's id."""
 
 
 def current() -> int | None:
-    """The open conversation's id, or ``None`` for a new chat."""
-    return st.session_state.get(CONVERSATION_KEY)
+    """The open conversation's id, or ``None`` for a new chat (a new session takes the URL's)."""
+    if CONVERSATION_KEY not in st.session_state:
+        from_url = url_param(CONVERSATION_PARAM)
+        st.session_state[CONVERSATION_KEY] = int(from_url) if from_url and from_url.isdigit() else None
+    return st.session_state[CONVERSATION_KEY]
 
 
 def open_conversation(conversation_id: int | None) -> None:
     """Open a conversation (``None`` starts a new chat; it is stored with its first question)."""
     st.session_state[CONVERSATION_KEY] = conversation_id
+    set_url_param(CONVERSATION_PARAM, conversation_id)
 
 
 def forget_if_elsewhere(engine: Engine, collection: str) -> None:
@@ -63,6 +71,7 @@ def render(engine: Engine, collection: str) -> list[Conversation]:
     """
     conversations = [c for c in engine.conversations() if c.collection == collection]
     open_id = current()
+    set_url_param(CONVERSATION_PARAM, open_id)  # the navigation dropped it when switching pages
     with st.sidebar:
         st.markdown("**Conversations**")
         st.button(

@@ -2,49 +2,89 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+
 import streamlit as st
 
-from rag import Engine
+from rag import CollectionSummary, Engine
 from ui.errors import guard
 from ui.state import (
     COLLECTION_KEY,
+    COLLECTION_PARAM,
     MOCK_ENV,
     PAGE_SETTINGS,
     active_collection,
     apply_collection_request,
+    initial_collection,
     mock_response,
+    set_url_param,
 )
 from ui.text import plural
 
 
-def collection_options(engine: Engine, current: str | None) -> list[str]:
-    """Existing collections plus the configured default and ``current`` (which may not exist yet)."""
-    names = set(engine.collections())
-    names.add(engine.settings.collection)
+def collection_options(
+    summaries: Sequence[CollectionSummary], current: str | None, default: str, *, chat: bool
+) -> list[str]:
+    """Collections to offer: every one (Chat: none built by ``rag eval``), the default and ``current``.
+
+    Args:
+        summaries: The collections (``engine.collection_summaries()``).
+        current: The active collection (offered even when it does not exist yet).
+        default: The configured default collection (offered even when it does not exist yet).
+        chat: Drawing for the Chat page, which hides evaluation collections.
+    """
+    names = {s.name for s in summaries if not (chat and s.is_evaluation)}
+    names.add(default)
     if current:
         names.add(current)
     return sorted(names)
 
 
-def render_collection(engine: Engine) -> str:
+def collection_label(summaries: Sequence[CollectionSummary]) -> Callable[[str], str]:
+    """Label for the selector: ``scifact · evaluation`` for a collection built by ``rag eval``."""
+    evaluation = {s.name for s in summaries if s.is_evaluation}
+    return lambda name: f"{name} · evaluation" if name in evaluation else name
+
+
+def _chosen(engine: Engine) -> None:
+    with guard():
+        engine.remember_collection(st.session_state[COLLECTION_KEY])
+
+
+def render_collection(engine: Engine, *, chat: bool = False) -> str:
     """Draw the collection selector at the top of the sidebar; return the active collection's name.
+
+    The active collection survives a reload through the URL (``?collection=``) and a restart
+    through the engine (:meth:`rag.Engine.remember_collection`, written when the user picks one).
+    On the Chat page, an evaluation collection is replaced by the default one.
 
     Raises:
         DatabaseError: the database cannot be opened.
     """
-    apply_collection_request()
-    current = active_collection(engine)
-    options = collection_options(engine, current)
-    if st.session_state.get(COLLECTION_KEY) not in options:
+    requested = apply_collection_request()
+    if requested:
+        engine.remember_collection(requested)
+    summaries = engine.collection_summaries()
+    current = initial_collection(engine)
+    if chat and any(s.name == current and s.is_evaluation for s in summaries):
+        current = engine.default_collection()
+    options = collection_options(summaries, current, engine.settings.collection, chat=chat)
+    if st.session_state.get(COLLECTION_KEY) != current:
         st.session_state[COLLECTION_KEY] = current
     with st.sidebar:
         st.selectbox(
             "Collection",
             options,
             key=COLLECTION_KEY,
-            help="Chat, Corpus and Inspector work on this collection; the Upload page can create new ones.",
+            format_func=collection_label(summaries),
+            on_change=_chosen,
+            args=(engine,),
+            help="Chat, Corpus and Inspector work on this collection; the Upload page can create new ones. "
+            "Collections built by `rag eval` are listed on the other pages, not in Chat.",
         )
-    return active_collection(engine)
+    name = active_collection(engine)
+    set_url_param(COLLECTION_PARAM, name)
+    return name
 
 
 def render_status(engine: Engine) -> None:

@@ -2,7 +2,8 @@
 
 The :class:`rag.Engine` (database pool, embedder, reranker) is built once per process behind
 ``st.cache_resource`` (STYLE.md practice 2) and shared by every session; per-user choices live in
-``st.session_state``.
+``st.session_state`` and the ones a reload must keep (collection, conversation) also in the URL
+(``st.query_params``, :func:`set_url_param`), because a reload starts a new session.
 """
 
 from __future__ import annotations
@@ -26,9 +27,13 @@ PAGE_CORPUS = "pages/corpus.py"
 PAGE_INSPECTOR = "pages/inspector.py"
 PAGE_EVALUATION = "pages/evaluation.py"
 PAGE_SETTINGS = "pages/settings.py"
+CHAT_TITLE = "Chat"
 
 COLLECTION_KEY = "collection"
 """``st.session_state`` key of the sidebar's collection selector."""
+
+COLLECTION_PARAM = "collection"
+"""URL query parameter holding the active collection (``?collection=manuals``)."""
 
 _COLLECTION_REQUEST_KEY = "_collection_request"
 _SHELL_KEY = "_app_shell_running"
@@ -56,7 +61,7 @@ def app_pages() -> list[st.Page]:
     pages = [
         # Emoji, not :material/...: icons: Streamlit turns a page's icon into the favicon, and a
         # material one is fetched from fonts.gstatic.com (a request to another host on every page).
-        st.Page(PAGE_CHAT, title="Chat", icon="💬", default=True),
+        st.Page(PAGE_CHAT, title=CHAT_TITLE, icon="💬", default=True),
         st.Page(PAGE_UPLOAD, title="Upload", icon="📤"),
         st.Page(PAGE_CORPUS, title="Corpus", icon="📚"),
         st.Page(PAGE_INSPECTOR, title="Inspector", icon="🔎"),
@@ -65,6 +70,11 @@ def app_pages() -> list[st.Page]:
         pages.append(st.Page(PAGE_EVALUATION, title="Evaluation", icon="📊"))
     pages.append(st.Page(PAGE_SETTINGS, title="Settings", icon="⚙️"))
     return pages
+
+
+def is_chat(page: st.Page) -> bool:
+    """True for the Chat page of :func:`app_pages` (it does not offer evaluation collections)."""
+    return page.title == CHAT_TITLE
 
 
 def require_app_shell() -> None:
@@ -96,9 +106,20 @@ engine_factory: Callable[[], Engine] = default_engine_factory
 
 @st.cache_resource(show_spinner="Starting the engine…")
 def _cached_engine() -> Engine:
-    # Importing LiteLLM takes seconds: do it in the background now, not inside the first answer.
+    # Importing LiteLLM and loading the embedding model take seconds to a minute on a busy CPU: do
+    # both in the background now, not inside the first answer or upload (which wait on the
+    # engine's lock if they come first).
     threading.Thread(target=warm_up, name="litellm-warm-up", daemon=True).start()
-    return engine_factory()
+    engine = engine_factory()
+    threading.Thread(target=_load_embedder, args=(engine,), name="embedder-warm-up", daemon=True).start()
+    return engine
+
+
+def _load_embedder(engine: Engine) -> None:
+    try:
+        engine.embedder  # noqa: B018 - loads it once for the process
+    except Exception:  # noqa: BLE001, S110 - the first real use reports the error with its fix
+        pass
 
 
 def get_engine() -> Engine:
@@ -143,20 +164,49 @@ def mock_response() -> str | None:
     return os.environ.get(MOCK_ENV) or None
 
 
+def url_param(name: str) -> str | None:
+    """A query parameter of the page's URL, or ``None`` when absent or empty."""
+    return st.query_params.get(name) or None
+
+
+def set_url_param(name: str, value: str | int | None) -> None:
+    """Put ``value`` in the URL (``None`` removes it), so a reload finds it again.
+
+    Streamlit drops query parameters when the navigation switches pages, so the app sets them
+    again on every run; writing an unchanged value does nothing.
+    """
+    if value is None or value == "":
+        if name in st.query_params:
+            del st.query_params[name]
+    elif st.query_params.get(name) != str(value):
+        st.query_params[name] = str(value)
+
+
 def request_collection(name: str) -> None:
     """Make ``name`` the active collection from the next rerun on (e.g. after uploading to it).
 
     The selector's own key cannot be written once the widget exists in a run, so the request is
-    applied by :func:`active_collection` before the widget is drawn.
+    applied by :func:`apply_collection_request` before the widget is drawn.
     """
     st.session_state[_COLLECTION_REQUEST_KEY] = name
 
 
-def apply_collection_request() -> None:
-    """Apply a pending :func:`request_collection` (call before drawing the selector)."""
+def apply_collection_request() -> str | None:
+    """Apply a pending :func:`request_collection` (call before drawing the selector); return it."""
     requested = st.session_state.pop(_COLLECTION_REQUEST_KEY, None)
     if requested:
         st.session_state[COLLECTION_KEY] = requested
+    return requested or None
+
+
+def initial_collection(engine: Engine) -> str:
+    """The collection a run starts from: the session's choice, else the URL's, else the engine's default.
+
+    The engine's default is the last collection used in the app, or the one with the newest
+    documents (:meth:`rag.Engine.default_collection`), never an empty collection while one has
+    documents.
+    """
+    return st.session_state.get(COLLECTION_KEY) or url_param(COLLECTION_PARAM) or engine.default_collection()
 
 
 def active_collection(engine: Engine) -> str:

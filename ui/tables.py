@@ -24,6 +24,9 @@ MEDIA_TYPE_NAMES: dict[str, str] = {
 }
 """Short names of the media types the loaders produce (``rag.loaders``)."""
 
+MISSING = "—"
+"""Shown in a table cell that has no value (e.g. the pages of an HTML document)."""
+
 CANDIDATE_COLUMNS: tuple[str, ...] = (
     "final rank",
     "moved",
@@ -71,14 +74,18 @@ def pages_label(start: int | None, end: int | None) -> str:
 
 
 def documents_frame(documents: Sequence[DocumentInfo]) -> pd.DataFrame:
-    """One row per document: id, title, type, pages, chunks, size (KiB), embedding model, added, source."""
+    """One row per document: id, title, type, pages, chunks, size (KiB), embedding model, added, source.
+
+    ``pages`` is text: the page count, or :data:`MISSING` for formats without pages (a number
+    column would show Streamlit's "None").
+    """
     columns = ["id", "title", "type", "pages", "chunks", "size (KiB)", "embedding model", "added", "source"]
     rows = [
         {
             "id": d.id,
             "title": d.title,
             "type": media_type_name(d.media_type),
-            "pages": d.page_count,
+            "pages": str(d.page_count) if d.page_count is not None else MISSING,
             "chunks": d.chunk_count,
             "size (KiB)": round(d.size_bytes / 1024, 1),
             "embedding model": ", ".join(d.embedding_models),
@@ -87,9 +94,7 @@ def documents_frame(documents: Sequence[DocumentInfo]) -> pd.DataFrame:
         }
         for d in documents
     ]
-    frame = pd.DataFrame(rows, columns=columns)
-    frame["pages"] = frame["pages"].astype("Int64")
-    return frame
+    return pd.DataFrame(rows, columns=columns)
 
 
 def chunks_frame(chunks: Sequence[ChunkInfo]) -> pd.DataFrame:

@@ -144,7 +144,7 @@ def cmd_eval_answers(args: argparse.Namespace) -> int:
     directory = Path(args.directory)
     name = args.collection or f"qa-{directory.resolve().name}"
     with open_engine(args) as engine:
-        counts = ingest_corpus(engine, directory / CORPUS_FILE, name)
+        counts = ingest_corpus(engine, directory / CORPUS_FILE, name, own_collection=not args.collection)
         with progress_bar("questions", total=args.limit) as bar:
             run = run_answers(
                 engine,

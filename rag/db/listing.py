@@ -33,6 +33,11 @@ CHUNK_TOKEN_COUNTS = """
 SELECT ch.token_count FROM chunks ch JOIN collections c ON c.id = ch.collection_id WHERE c.name = %(collection)s
 """
 COLLECTION_NAMES = "SELECT name FROM collections ORDER BY name"
+COLLECTION_SUMMARIES = """
+SELECT c.name, count(d.id), coalesce(c.settings ->> 'evaluation', ''), max(d.created_at)
+FROM collections c LEFT JOIN documents d ON d.collection_id = c.id
+GROUP BY c.id ORDER BY c.name
+"""
 SERVER_VERSIONS = """
 SELECT current_setting('server_version'), (SELECT extversion FROM pg_extension WHERE extname = 'vector')
 """
@@ -86,6 +91,28 @@ class ChunkInfo:
     char_start: int
     char_end: int
     embedding_model: str | None
+
+
+@dataclass(frozen=True)
+class CollectionSummary:
+    """A collection as the collection pickers show it.
+
+    Attributes:
+        name: The collection's name. documents: Documents stored in it.
+        evaluation: The dataset it was built from when ``rag eval`` created it (its
+            ``settings["evaluation"]``), else ``""``: evaluation collections are kept out of Chat.
+        last_added: When its newest document was added (``None`` when it has none).
+    """
+
+    name: str
+    documents: int
+    evaluation: str
+    last_added: datetime | None
+
+    @property
+    def is_evaluation(self) -> bool:
+        """True for a collection ``rag eval`` built from a dataset."""
+        return bool(self.evaluation)
 
 
 @dataclass(frozen=True)
@@ -156,6 +183,11 @@ def chunk_token_counts(conn: psycopg.Connection, collection: str) -> list[int]:
 def collection_names(conn: psycopg.Connection) -> list[str]:
     """Names of all collections, sorted."""
     return [r[0] for r in conn.execute(COLLECTION_NAMES)]
+
+
+def collection_summaries(conn: psycopg.Connection) -> list[CollectionSummary]:
+    """Every collection with its document count, evaluation dataset and newest document, by name."""
+    return [CollectionSummary(r[0], int(r[1]), r[2], r[3]) for r in conn.execute(COLLECTION_SUMMARIES)]
 
 
 def database_status(conn: psycopg.Connection, location: str, embedded: bool) -> DatabaseStatus:

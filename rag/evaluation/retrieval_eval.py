@@ -115,7 +115,9 @@ def evaluate_retrieval(
     """
     dataset = load_beir(dataset_dir, split)
     name = collection or f"beir-{dataset_dir.resolve().name}"
-    counts = ingest_corpus(engine, dataset.corpus_path, name, progress=ingest_progress)
+    counts = ingest_corpus(
+        engine, dataset.corpus_path, name, progress=ingest_progress, own_collection=collection is None
+    )
     reranker, _ = engine.reranker()
     results = []
     run_dir.mkdir(parents=True, exist_ok=True)

@@ -31,7 +31,7 @@ from rag.loaders.tabular import load_csv, load_jsonl
 from rag.loaders.text import MEDIA_TYPES
 from rag.models import LoadedDocument
 
-__all__ = ["SUPPORTED_EXTENSIONS", "LoadOptions", "iter_files", "load_bytes", "load_path"]
+__all__ = ["SUPPORTED_EXTENSIONS", "LoadOptions", "check_file", "iter_files", "load_bytes", "load_path"]
 
 SUPPORTED_EXTENSIONS: frozenset[str] = frozenset(MEDIA_TYPES)
 """Lower-cased file extensions (with the dot) that have a loader."""
@@ -49,6 +49,34 @@ _LOADERS: dict[str, _Loader] = {
     ".csv": load_csv,
     ".jsonl": load_jsonl,
 }
+
+
+def check_file(filename: str, size: int, options: LoadOptions = LoadOptions()) -> None:
+    """Refuse a file that cannot be loaded, from its name and size alone (nothing is read).
+
+    The checks :func:`load_bytes` makes first, so an upload page can say before ingesting why a
+    file will fail.
+
+    Args:
+        filename: The file's name (its extension picks the loader).
+        size: The file's size, in bytes.
+        options: Holds the size limit.
+
+    Raises:
+        FileTooLarge: ``size`` exceeds ``options.max_file_bytes``.
+        EmptyDocument: ``size`` is 0.
+        UnsupportedFileType: The extension is not in :data:`SUPPORTED_EXTENSIONS`.
+    """
+    if size > options.max_file_bytes:
+        raise too_large_error(filename, size, options)
+    if size == 0:
+        raise EmptyDocument(f"{filename}: file is empty (0 bytes); upload a file with content")
+    extension = PurePath(filename).suffix.lower()
+    if extension not in _LOADERS:
+        kind = f"'{extension}' files are" if extension else "files without an extension are"
+        raise UnsupportedFileType(
+            f"{filename}: {kind} not supported; supported types: {', '.join(sorted(SUPPORTED_EXTENSIONS))}"
+        )
 
 
 def load_bytes(data: bytes, filename: str, options: LoadOptions = LoadOptions()) -> Iterator[LoadedDocument]:
@@ -82,18 +110,8 @@ def load_bytes(data: bytes, filename: str, options: LoadOptions = LoadOptions())
             and decompressed bytes, XML or HTML tags, PDF pages, CSV rows and cells, JSONL lines,
             characters of text).
     """
-    size = len(data)
-    if size > options.max_file_bytes:
-        raise too_large_error(filename, size, options)
-    if size == 0:
-        raise EmptyDocument(f"{filename}: file is empty (0 bytes); upload a file with content")
-    extension = PurePath(filename).suffix.lower()
-    loader = _LOADERS.get(extension)
-    if loader is None:
-        kind = f"'{extension}' files are" if extension else "files without an extension are"
-        raise UnsupportedFileType(
-            f"{filename}: {kind} not supported; supported types: {', '.join(sorted(SUPPORTED_EXTENSIONS))}"
-        )
+    check_file(filename, len(data), options)
+    loader = _LOADERS[PurePath(filename).suffix.lower()]
     documents = [guards.clean_document(document) for document in loader(data, filename, options)]
     for document in documents:
         if not any(section.text.strip() for section in document.sections):
