@@ -4,7 +4,7 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from ui import state
+from ui import sharing, state
 from ui.errors import guard
 from ui.tables import chunks_frame, documents_frame
 from ui.text import human_size, plural
@@ -16,6 +16,7 @@ engine = state.get_engine()
 collection = state.active_collection(engine)
 
 st.title("Corpus")
+sharing.render_sharing(engine, collection)
 search = st.text_input(
     "Search titles and file names",
     key="corpus-search",

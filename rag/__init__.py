@@ -11,7 +11,8 @@ Pattern: RAGLite's ``src/raglite/__init__.py`` and simonw/llm's ``__all__``.
 from rag.answer import Answer, AnswerStream, Citation
 from rag.catalog import LLMCatalog, LLMChoice, LLMTestResult, ModelAvailability, PullResult
 from rag.chat import StoredMessage
-from rag.config import Settings
+from rag.config import AuthMode, Settings, is_server_deployment
+from rag.db.access import Access, Member
 from rag.db.collections import Collection
 from rag.db.conversations import Conversation
 from rag.db.listing import ChunkInfo, DatabaseStatus, DocumentInfo
@@ -19,6 +20,7 @@ from rag.db.runs import StoredRun
 from rag.db.search import Filters
 from rag.engine import Engine, ReembedReport
 from rag.errors import (
+    AccessDenied,
     ConfigError,
     CorruptDocument,
     DatabaseError,
@@ -45,15 +47,20 @@ from rag.prompting import ABSTAIN_TEXT
 from rag.rerank import RerankerStatus
 from rag.retrieval import MODES, RetrievalTrace, SearchParams
 from rag.uploads import ChunkPreview, FileOutcome, FileProgress
+from rag.users import LOCAL_USER, check_user_name
 
 __version__ = "0.1.0"
 
 __all__ = [
     "ABSTAIN_TEXT",
+    "LOCAL_USER",
     "MODES",
     "SUPPORTED_EXTENSIONS",
+    "Access",
+    "AccessDenied",
     "Answer",
     "AnswerStream",
+    "AuthMode",
     "Candidate",
     "ChunkDraft",
     "ChunkInfo",
@@ -83,6 +90,7 @@ __all__ = [
     "LLMTestResult",
     "LoadOptions",
     "LoaderError",
+    "Member",
     "MetricDelta",
     "ModelAvailability",
     "ModelDownloadError",
@@ -101,6 +109,8 @@ __all__ = [
     "StoredMessage",
     "StoredRun",
     "UnsupportedFileType",
+    "check_user_name",
     "compare_runs",
+    "is_server_deployment",
     "warm_up",
 ]

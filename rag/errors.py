@@ -73,3 +73,7 @@ class ModelDownloadError(RagError):
     The message says what to do, e.g. run ``rag models pull`` where there is network access, or copy
     the model directory and point the setting (``RAG_RERANKER_MODEL``) at it.
     """
+
+
+class AccessDenied(RagError):
+    """The acting user may not do this: a collection shared read-only, or owned by someone else."""
