@@ -216,8 +216,11 @@ class Settings:
 
 
 def is_server_deployment(settings: Settings) -> bool:
-    """True when the app is meant for more than one person: ``DATABASE_URL`` or ``RAG_AUTH`` is set."""
-    return bool(settings.database_url) or set_in_environment("RAG_AUTH")
+    """True when the data lives on a database server (``DATABASE_URL``): several people may reach it.
+
+    ``ui.auth`` also counts a non-local ``server.address``; together they decide the "no sign-in" warning.
+    """
+    return bool(settings.database_url)
 
 
 def set_in_environment(variable: str) -> bool:

@@ -52,7 +52,7 @@ def alices_rows(alice, database):
     collection = alice.collection()
     alice.share_collection("carol@example.com", "read")
     conversation = alice.create_conversation("Bees", collection.name)
-    alice.ask("What do bees make?", conversation_id=conversation.id, mock_response="Honey [1].").answer  # noqa: B018
+    list(alice.ask("What do bees make?", conversation_id=conversation.id, mock_response="Honey [1]."))
     run_id = alice.store_run(
         kind="retrieval", dataset="d", split="s", mode="hybrid", collection=collection.name, config={},
         metrics={}, per_query={},
@@ -134,7 +134,7 @@ def test_two_users_through_the_engine(alice, bob):
     assert alice.search("bees honey", collection=name).hits
 
     conversation = alice.create_conversation("Bees", name)
-    alice.ask("What do bees make?", conversation_id=conversation.id, mock_response="Honey [1].").answer  # noqa: B018
+    list(alice.ask("What do bees make?", conversation_id=conversation.id, mock_response="Honey [1]."))
     assert [c.id for c in alice.conversations()] == [conversation.id]
     assert bob.conversations() == []
     with pytest.raises(NotFound):
@@ -168,7 +168,7 @@ def test_sharing_read_then_write_then_unshare(alice, bob):
 
     alice.share_collection(bob.user, "write")
     [outcome] = bob.ingest_files([("wasps.txt", b"Wasps build paper nests from chewed wood fibre.")], name)
-    assert outcome.error is None
+    assert outcome.summary == "new: 1"
     assert {d.source_name for d in alice.documents(name)} == {"bees.txt", "wasps.txt"}
     assert bob.delete_documents([document_id], name) == 1
     assert alice.collection(name).owner == alice.user  # a writer does not become the owner

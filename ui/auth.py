@@ -3,8 +3,8 @@
 ``RAG_AUTH`` (``Settings.auth``) picks the mode (docs/deployment.md):
 
 - ``none``: one person on this machine, the local user; ``.streamlit/config.toml`` binds the server
-  to localhost. On a server (``DATABASE_URL`` or ``RAG_AUTH`` set, or a public bind address) the
-  sidebar warns that there is no sign-in.
+  to localhost. On a server (``DATABASE_URL`` set, or a non-local ``server.address``) the sidebar
+  warns that there is no sign-in.
 - ``oidc``: ``st.login`` / ``st.user`` / ``st.logout`` with an ``[auth]`` section in
   ``.streamlit/secrets.toml`` (needs Authlib); the user is the identity token's ``email`` claim
   (``sub`` when the provider sends no e-mail).

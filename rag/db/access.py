@@ -21,7 +21,7 @@ Access = Literal["owner", "write", "read"]
 """What a user may do with a collection: everything, add and delete documents, or only read it."""
 
 ACT_AS = "SELECT set_config('role', %(role)s, false), set_config('app.user', %(user)s, false)"
-RESET_USER = "RESET ROLE; RESET app.user"
+RESET_USER = "RESET ROLE; SELECT set_config('app.user', '', false)"  # RESET cannot name app.user
 
 LIST_MEMBERS = """
 SELECT member, access, added_at FROM collection_members WHERE collection_id = %(collection_id)s ORDER BY member

@@ -16,7 +16,7 @@ user sees and writes nothing. Table owners are not FORCEd under RLS on purpose: 
 as the owner) and the SECURITY DEFINER helpers below must see every row.
 
 The helpers return the readable / writable / owned collection ids as one array, and the policies
-wrap them in a scalar sub-select (``= ANY ((SELECT f()))``), so PostgreSQL evaluates them once per
+wrap them in a scalar sub-select (``= ANY ((SELECT f())::bigint[])``), so PostgreSQL evaluates them once per
 statement (an InitPlan) instead of once per chunk. The helpers are SECURITY DEFINER because a
 policy on ``collections`` that reads ``collection_members``, whose own policy reads ``collections``,
 would recurse.
@@ -120,39 +120,41 @@ BEGIN
 END $$;
 
 ALTER TABLE collections ENABLE ROW LEVEL SECURITY;
+-- "owner = ..." too: INSERT ... ON CONFLICT checks the new row against this policy, and the
+-- statement's array of readable ids predates the row.
 CREATE POLICY collections_read ON collections FOR SELECT
-    USING (id = ANY ((SELECT rag_readable_collections())));
+    USING (owner = rag_current_user() OR id = ANY ((SELECT rag_readable_collections())::bigint[]));
 CREATE POLICY collections_create ON collections FOR INSERT WITH CHECK (owner = rag_current_user());
 CREATE POLICY collections_write ON collections FOR UPDATE
-    USING (id = ANY ((SELECT rag_writable_collections())));
+    USING (id = ANY ((SELECT rag_writable_collections())::bigint[]));
 CREATE POLICY collections_delete ON collections FOR DELETE USING (owner = rag_current_user());
 
 ALTER TABLE collection_members ENABLE ROW LEVEL SECURITY;
 CREATE POLICY members_read_own ON collection_members FOR SELECT USING (member = rag_current_user());
 CREATE POLICY members_managed_by_owner ON collection_members FOR ALL
-    USING (collection_id = ANY ((SELECT rag_owned_collections())))
-    WITH CHECK (collection_id = ANY ((SELECT rag_owned_collections())));
+    USING (collection_id = ANY ((SELECT rag_owned_collections())::bigint[]))
+    WITH CHECK (collection_id = ANY ((SELECT rag_owned_collections())::bigint[]));
 
 ALTER TABLE documents ENABLE ROW LEVEL SECURITY;
 CREATE POLICY documents_read ON documents FOR SELECT
-    USING (collection_id = ANY ((SELECT rag_readable_collections())));
+    USING (collection_id = ANY ((SELECT rag_readable_collections())::bigint[]));
 CREATE POLICY documents_write ON documents FOR ALL
-    USING (collection_id = ANY ((SELECT rag_writable_collections())))
-    WITH CHECK (collection_id = ANY ((SELECT rag_writable_collections())));
+    USING (collection_id = ANY ((SELECT rag_writable_collections())::bigint[]))
+    WITH CHECK (collection_id = ANY ((SELECT rag_writable_collections())::bigint[]));
 
 ALTER TABLE chunks ENABLE ROW LEVEL SECURITY;
 CREATE POLICY chunks_read ON chunks FOR SELECT
-    USING (collection_id = ANY ((SELECT rag_readable_collections())));
+    USING (collection_id = ANY ((SELECT rag_readable_collections())::bigint[]));
 CREATE POLICY chunks_write ON chunks FOR ALL
-    USING (collection_id = ANY ((SELECT rag_writable_collections())))
-    WITH CHECK (collection_id = ANY ((SELECT rag_writable_collections())));
+    USING (collection_id = ANY ((SELECT rag_writable_collections())::bigint[]))
+    WITH CHECK (collection_id = ANY ((SELECT rag_writable_collections())::bigint[]));
 
 ALTER TABLE lexeme_stats ENABLE ROW LEVEL SECURITY;
 CREATE POLICY lexeme_stats_read ON lexeme_stats FOR SELECT
-    USING (collection_id = ANY ((SELECT rag_readable_collections())));
+    USING (collection_id = ANY ((SELECT rag_readable_collections())::bigint[]));
 CREATE POLICY lexeme_stats_write ON lexeme_stats FOR ALL
-    USING (collection_id = ANY ((SELECT rag_writable_collections())))
-    WITH CHECK (collection_id = ANY ((SELECT rag_writable_collections())));
+    USING (collection_id = ANY ((SELECT rag_writable_collections())::bigint[]))
+    WITH CHECK (collection_id = ANY ((SELECT rag_writable_collections())::bigint[]));
 
 ALTER TABLE conversations ENABLE ROW LEVEL SECURITY;
 CREATE POLICY conversations_own ON conversations FOR ALL
