@@ -12,7 +12,7 @@ from rag.answer import Answer, AnswerStream, Citation
 from rag.catalog import LLMCatalog, LLMChoice, LLMTestResult, ModelAvailability, PullResult
 from rag.chat import StoredMessage
 from rag.config import AuthMode, Settings, is_server_deployment
-from rag.db.access import Access, Member
+from rag.db.access import Access, Member, MemberAccess
 from rag.db.collections import Collection
 from rag.db.conversations import Conversation
 from rag.db.listing import ChunkInfo, DatabaseStatus, DocumentInfo
@@ -91,6 +91,7 @@ __all__ = [
     "LoadOptions",
     "LoaderError",
     "Member",
+    "MemberAccess",
     "MetricDelta",
     "ModelAvailability",
     "ModelDownloadError",

@@ -41,7 +41,7 @@ from rag.db.collections import (
     get_collection,
     update_collection_settings,
 )
-from rag.db.access import Access, Member, list_members, remove_member, set_member
+from rag.db.access import Member, MemberAccess, list_members, remove_member, set_member
 from rag.db.conversations import Conversation
 from rag.db.documents import delete_documents
 from rag.db.embeddings import count_stale, reusable_embeddings, set_embeddings, stale_chunks
@@ -376,7 +376,7 @@ class Engine:
             members = list_members(conn, target.id)
         return [Member(target.owner, "owner"), *members]
 
-    def share_collection(self, member: str, access: Access, collection: str | None = None) -> None:
+    def share_collection(self, member: str, access: MemberAccess, collection: str | None = None) -> None:
         """Let ``member`` read (``access="read"``) or also write (``"write"``) a collection the acting user owns.
 
         Sharing again changes the access. Writers add, replace and delete documents and re-embed;

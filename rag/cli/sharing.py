@@ -7,13 +7,17 @@ command; only a collection's owner shares it.
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
 
 from rag.cli.common import EXIT_FAILED, EXIT_OK, fmt, open_engine, print_json, print_table
+
+if TYPE_CHECKING:
+    from rag.db.access import MemberAccess
 
 
 def cmd_share(args: argparse.Namespace) -> int:
     """Give a user read or write access to a collection the acting user owns; prints one line."""
-    access = "write" if args.write else "read"
+    access: MemberAccess = "write" if args.write else "read"
     with open_engine(args) as engine:
         engine.share_collection(args.member, access, args.collection)
     print(f"{args.member} may now {'read and write' if args.write else 'read'} {args.collection!r}")

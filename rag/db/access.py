@@ -20,6 +20,9 @@ from rag.db.access_schema import APP_ROLE
 Access = Literal["owner", "write", "read"]
 """What a user may do with a collection: everything, add and delete documents, or only read it."""
 
+MemberAccess = Literal["write", "read"]
+"""What an owner can give a member."""
+
 ACT_AS = "SELECT set_config('role', %(role)s, false), set_config('app.user', %(user)s, false)"
 RESET_USER = "RESET ROLE; SELECT set_config('app.user', '', false)"  # RESET cannot name app.user
 
@@ -68,7 +71,7 @@ def list_members(conn: psycopg.Connection, collection_id: int) -> list[Member]:
     return [Member(*row) for row in conn.execute(LIST_MEMBERS, {"collection_id": collection_id}).fetchall()]
 
 
-def set_member(conn: psycopg.Connection, collection_id: int, member: str, access: Access) -> None:
+def set_member(conn: psycopg.Connection, collection_id: int, member: str, access: MemberAccess) -> None:
     """Give ``member`` read or write access to a collection (replacing earlier access).
 
     Raises:
