@@ -41,7 +41,9 @@ def documents(scifact: Path, limit: int) -> list[PreparedDocument]:
             row = json.loads(line)
             text = row["text"][:2000]
             sha = hashlib.sha256(text.encode()).hexdigest()
-            doc = LoadedDocument(row["title"], f"{row['_id']}.txt", "text/plain", (Section(text),), sha, len(text))
+            doc = LoadedDocument(
+                row["title"], f"{row['_id']}.txt", "text/plain", (Section(text),), sha, len(text)
+            )
             chunk = ChunkDraft(0, text, row["title"] + "\n", None, None, (), 0, len(text), 200, sha)
             vector = rng.standard_normal((1, DIM)).astype(np.float32)
             prepared.append(PreparedDocument(doc, [chunk], vector / np.linalg.norm(vector)))
@@ -83,7 +85,10 @@ def main() -> None:
     def vector(conn):
         return lambda i: vector_search(conn, collection.id, MODEL, vectors[i], 30)
 
-    results: dict[str, dict[str, list[float]]] = {"bm25": {"rls": [], "bypass": []}, "hnsw": {"rls": [], "bypass": []}}
+    results: dict[str, dict[str, list[float]]] = {
+        "bm25": {"rls": [], "bypass": []},
+        "hnsw": {"rls": [], "bypass": []},
+    }
     for round_ in range(2):  # alternate the order so a warm cache favours neither
         order = ("rls", "bypass") if round_ == 0 else ("bypass", "rls")
         for mode in order:
@@ -93,9 +98,13 @@ def main() -> None:
                 results["hnsw"][mode] += timed(vector(conn), range(len(queries)))
                 conn.rollback()
     with db.connection() as conn:
-        plan_rls = "\n".join(r[0] for r in conn.execute("EXPLAIN " + BM25_SQL, _bm25_params(collection.id, queries[0])))
+        plan_rls = "\n".join(
+            r[0] for r in conn.execute("EXPLAIN " + BM25_SQL, _bm25_params(collection.id, queries[0]))
+        )
     with db.pool.connection() as conn:
-        plan_bypass = "\n".join(r[0] for r in conn.execute("EXPLAIN " + BM25_SQL, _bm25_params(collection.id, queries[0])))
+        plan_bypass = "\n".join(
+            r[0] for r in conn.execute("EXPLAIN " + BM25_SQL, _bm25_params(collection.id, queries[0]))
+        )
     print(f"{len(prepared)} chunks, {len(queries)} queries x 2 rounds")
     for kind, by_mode in results.items():
         med = {m: statistics.median(t) for m, t in by_mode.items()}
@@ -104,7 +113,12 @@ def main() -> None:
             f"{kind}: RLS median {med['rls']:.2f} ms p95 {p95['rls']:.2f} ms; bypassed median "
             f"{med['bypass']:.2f} ms p95 {p95['bypass']:.2f} ms; ratio {med['rls'] / med['bypass']:.2f}"
         )
-    print("BM25 plan uses the GIN index: RLS", "chunks_lexemes_idx" in plan_rls, "/ bypassed", "chunks_lexemes_idx" in plan_bypass)
+    print(
+        "BM25 plan uses the GIN index: RLS",
+        "chunks_lexemes_idx" in plan_rls,
+        "/ bypassed",
+        "chunks_lexemes_idx" in plan_bypass,
+    )
 
 
 def _bm25_params(collection_id: int, query: str) -> dict:

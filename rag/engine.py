@@ -34,6 +34,7 @@ from rag.config import Settings, set_in_environment
 from rag.db import Database
 from rag.db import conversations as conversation_rows
 from rag.db import runs as run_rows
+from rag.db.access import Member, MemberAccess, list_members, remove_member, set_member
 from rag.db.collections import (
     Collection,
     ensure_collection,
@@ -41,7 +42,6 @@ from rag.db.collections import (
     get_collection,
     update_collection_settings,
 )
-from rag.db.access import Member, MemberAccess, list_members, remove_member, set_member
 from rag.db.conversations import Conversation
 from rag.db.documents import delete_documents
 from rag.db.embeddings import count_stale, reusable_embeddings, set_embeddings, stale_chunks
@@ -141,7 +141,7 @@ class Engine:
         self._reranker_status: RerankerStatus | None = None
 
     def for_user(self, user: str) -> Engine:
-        """This engine acting as ``user``: it shares the pool, the models and the settings (microseconds).
+        """A view of this engine acting as ``user``, sharing the pool, the models and the settings (microseconds).
 
         Closing a view does nothing; close the engine it came from.
 

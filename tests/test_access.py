@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 
 import psycopg
@@ -92,9 +93,12 @@ def test_a_connection_without_a_user_sees_nothing(alice, alices_rows, database):
 def test_another_user_cannot_write_through_sql(alice, bob, alices_rows, database):
     params = alices_rows
     with database.as_user(bob.user).connection() as conn:
-        assert conn.execute("DELETE FROM documents WHERE collection_id = %(collection_id)s", params).rowcount == 0
-        assert conn.execute("UPDATE chunks SET text = 'x' WHERE collection_id = %(collection_id)s", params).rowcount == 0
-        assert conn.execute("DELETE FROM messages WHERE conversation_id = %(conversation_id)s", params).rowcount == 0
+        for statement in (
+            "DELETE FROM documents WHERE collection_id = %(collection_id)s",
+            "UPDATE chunks SET text = 'x' WHERE collection_id = %(collection_id)s",
+            "DELETE FROM messages WHERE conversation_id = %(conversation_id)s",
+        ):
+            assert conn.execute(statement, params).rowcount == 0, statement
         with pytest.raises(psycopg.errors.InsufficientPrivilege):  # WITH CHECK: not a collection of Bob's
             conn.execute(
                 "INSERT INTO documents (collection_id, title, source_name, media_type, size_bytes, sha256) "
@@ -164,7 +168,10 @@ def test_sharing_read_then_write_then_unshare(alice, bob):
         bob.reembed(name)
     with pytest.raises(AccessDenied, match="owner"):
         bob.share_collection(_user("eve"), "read", name)
-    assert [(m.user, m.access) for m in bob.collection_members(name)] == [(alice.user, "owner"), (bob.user, "read")]
+    assert [(m.user, m.access) for m in bob.collection_members(name)] == [
+        (alice.user, "owner"),
+        (bob.user, "read"),
+    ]
 
     alice.share_collection(bob.user, "write")
     [outcome] = bob.ingest_files([("wasps.txt", b"Wasps build paper nests from chewed wood fibre.")], name)
@@ -210,3 +217,28 @@ def test_existing_rows_migrate_to_the_local_user(database):
         assert conn.execute("SELECT count(*) FROM collections").fetchone() == (1,)
         conn.execute("SELECT set_config('app.user', 'someone-else', false)")
         assert conn.execute("SELECT count(*) FROM collections").fetchone() == (0,)
+
+
+def test_cli_acts_as_user_and_shares(alice, bob, monkeypatch, capsys):
+    from rag.cli import main
+
+    monkeypatch.setenv("RAG_DATA_DIR", str(alice.db.data_dir))
+    monkeypatch.setenv("RAG_RERANKER_MODEL", "")
+    name = alice.settings.collection
+    assert main(["--user", bob.user, "docs", "--collection", name, "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == []
+    assert main(["--user", bob.user, "share", name, bob.user, "--read"]) == 2
+    assert "not shared with you" in capsys.readouterr().err  # Bob cannot even see it
+    assert main(["--user", alice.user, "share", name, bob.user, "--write"]) == 0
+    assert f"{bob.user} may now read and write" in capsys.readouterr().out
+    monkeypatch.setenv("RAG_USER", bob.user)  # the environment's user when --user is not given
+    assert main(["docs", "--collection", name, "--json"]) == 0
+    assert [d["source_name"] for d in json.loads(capsys.readouterr().out)] == ["bees.txt"]
+    assert main(["members", name, "--json"]) == 0
+    members = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [(m["user"], m["access"]) for m in members] == [(alice.user, "owner"), (bob.user, "write")]
+    assert main(["--user", alice.user, "unshare", name, bob.user]) == 0
+    assert main(["--user", alice.user, "unshare", name, bob.user]) == 1
+    capsys.readouterr()
+    assert main(["docs", "--collection", name, "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == []

@@ -51,12 +51,18 @@ def cmd_members(args: argparse.Namespace) -> int:
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add ``share``, ``unshare`` and ``members`` to the ``rag`` parser's subcommands."""
-    p = subparsers.add_parser("share", help="let a user read (--read) or also write (--write) your collection")
+    p = subparsers.add_parser(
+        "share", help="let a user read (--read) or also write (--write) your collection"
+    )
     p.add_argument("collection", help="a collection you own")
-    p.add_argument("member", help="the user name (the e-mail of an OIDC sign-in, or the proxy's header value)")
+    p.add_argument(
+        "member", help="the user name (the e-mail of an OIDC sign-in, or the proxy's header value)"
+    )
     level = p.add_mutually_exclusive_group(required=True)
     level.add_argument("--read", action="store_true", help="search, chat and browse")
-    level.add_argument("--write", action="store_true", help="also add, replace and delete documents, re-embed")
+    level.add_argument(
+        "--write", action="store_true", help="also add, replace and delete documents, re-embed"
+    )
     p.set_defaults(func=cmd_share)
 
     p = subparsers.add_parser("unshare", help="take a user's access to your collection away")

@@ -33,7 +33,9 @@ SET_MEMBER = """
 INSERT INTO collection_members (collection_id, member, access) VALUES (%(collection_id)s, %(member)s, %(access)s)
 ON CONFLICT (collection_id, member) DO UPDATE SET access = EXCLUDED.access
 """
-REMOVE_MEMBER = "DELETE FROM collection_members WHERE collection_id = %(collection_id)s AND member = %(member)s"
+REMOVE_MEMBER = (
+    "DELETE FROM collection_members WHERE collection_id = %(collection_id)s AND member = %(member)s"
+)
 
 
 @dataclass(frozen=True)

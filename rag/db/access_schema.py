@@ -15,11 +15,12 @@ NOLOGIN role ``rag_app`` (owner of nothing) and records the acting user in the s
 user sees and writes nothing. Table owners are not FORCEd under RLS on purpose: the migrations (run
 as the owner) and the SECURITY DEFINER helpers below must see every row.
 
-The helpers return the readable / writable / owned collection ids as one array, and the policies
-wrap them in a scalar sub-select (``= ANY ((SELECT f())::bigint[])``), so PostgreSQL evaluates them once per
-statement (an InitPlan) instead of once per chunk. The helpers are SECURITY DEFINER because a
-policy on ``collections`` that reads ``collection_members``, whose own policy reads ``collections``,
-would recurse.
+Write policies are per command (not ``FOR ALL``), so a SELECT, the search SQL's case, checks only
+the read policy. The helpers return the readable / writable / owned collection ids as one array,
+and the policies wrap them in a scalar sub-select (``= ANY ((SELECT f())::bigint[])``), so
+PostgreSQL evaluates them once per statement (an InitPlan) instead of once per chunk. The helpers
+are SECURITY DEFINER because a policy on ``collections`` that reads ``collection_members``, whose
+own policy reads ``collections``, would recurse.
 
 Existing rows (from before users existed) belong to the local user ``local``.
 """
@@ -138,23 +139,35 @@ CREATE POLICY members_managed_by_owner ON collection_members FOR ALL
 ALTER TABLE documents ENABLE ROW LEVEL SECURITY;
 CREATE POLICY documents_read ON documents FOR SELECT
     USING (collection_id = ANY ((SELECT rag_readable_collections())::bigint[]));
-CREATE POLICY documents_write ON documents FOR ALL
+CREATE POLICY documents_insert ON documents FOR INSERT
+    WITH CHECK (collection_id = ANY ((SELECT rag_writable_collections())::bigint[]));
+CREATE POLICY documents_update ON documents FOR UPDATE
     USING (collection_id = ANY ((SELECT rag_writable_collections())::bigint[]))
     WITH CHECK (collection_id = ANY ((SELECT rag_writable_collections())::bigint[]));
+CREATE POLICY documents_delete ON documents FOR DELETE
+    USING (collection_id = ANY ((SELECT rag_writable_collections())::bigint[]));
 
 ALTER TABLE chunks ENABLE ROW LEVEL SECURITY;
 CREATE POLICY chunks_read ON chunks FOR SELECT
     USING (collection_id = ANY ((SELECT rag_readable_collections())::bigint[]));
-CREATE POLICY chunks_write ON chunks FOR ALL
+CREATE POLICY chunks_insert ON chunks FOR INSERT
+    WITH CHECK (collection_id = ANY ((SELECT rag_writable_collections())::bigint[]));
+CREATE POLICY chunks_update ON chunks FOR UPDATE
     USING (collection_id = ANY ((SELECT rag_writable_collections())::bigint[]))
     WITH CHECK (collection_id = ANY ((SELECT rag_writable_collections())::bigint[]));
+CREATE POLICY chunks_delete ON chunks FOR DELETE
+    USING (collection_id = ANY ((SELECT rag_writable_collections())::bigint[]));
 
 ALTER TABLE lexeme_stats ENABLE ROW LEVEL SECURITY;
 CREATE POLICY lexeme_stats_read ON lexeme_stats FOR SELECT
     USING (collection_id = ANY ((SELECT rag_readable_collections())::bigint[]));
-CREATE POLICY lexeme_stats_write ON lexeme_stats FOR ALL
+CREATE POLICY lexeme_stats_insert ON lexeme_stats FOR INSERT
+    WITH CHECK (collection_id = ANY ((SELECT rag_writable_collections())::bigint[]));
+CREATE POLICY lexeme_stats_update ON lexeme_stats FOR UPDATE
     USING (collection_id = ANY ((SELECT rag_writable_collections())::bigint[]))
     WITH CHECK (collection_id = ANY ((SELECT rag_writable_collections())::bigint[]));
+CREATE POLICY lexeme_stats_delete ON lexeme_stats FOR DELETE
+    USING (collection_id = ANY ((SELECT rag_writable_collections())::bigint[]));
 
 ALTER TABLE conversations ENABLE ROW LEVEL SECURITY;
 CREATE POLICY conversations_own ON conversations FOR ALL

@@ -154,8 +154,9 @@ class Database:
 
     @contextmanager
     def connection(self) -> Iterator[psycopg.Connection]:
-        """Lend a pooled connection acting as :attr:`user` (autocommit off: a statement outside
-        ``transaction()`` commits on return).
+        """Lend a pooled connection acting as :attr:`user`.
+
+        Autocommit is off: a statement outside ``transaction()`` commits on return.
 
         Raises:
             psycopg_pool.PoolTimeout: no connection became free within the pool's timeout (30 s).
