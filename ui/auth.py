@@ -110,9 +110,14 @@ def render_account(settings: Settings, user: str) -> None:
                     icon=":material/lock_open:",
                 )
             return
-        st.caption(f"Signed in as **{user}**")
+        st.caption(f"Signed in as {literal(user)}")
         if settings.auth == "oidc" and st.button("Sign out", icon=":material/logout:", key="sign-out"):
             st.logout()
+
+
+def literal(name: str) -> str:
+    """``name`` as a Markdown code span: shown as typed, never a link, an image or formatting."""
+    return "`" + name.replace("`", "'") + "`"
 
 
 def _oidc_signed_in() -> bool:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from rag import Engine, NotFound
+from ui.auth import literal
 from ui.errors import guard
 
 ACCESS_LABELS = {"read": "Read", "write": "Read and write"}
@@ -23,12 +24,12 @@ def render_sharing(engine: Engine, collection: str) -> None:
     owner = members[0].user
     others = members[1:]
     is_owner = owner == engine.user
-    label = f"Sharing: {len(others)} member(s)" if is_owner else f"Shared with you by {owner}"
+    label = f"Sharing: {len(others)} member(s)" if is_owner else f"Shared with you by {literal(owner)}"
     with st.expander(label, icon=":material/group:"):
-        st.caption(f"Owner: **{owner}**")
+        st.caption(f"Owner: {literal(owner)}")
         for member in others:
             with st.container(horizontal=True, vertical_alignment="center"):
-                st.markdown(f"**{member.user}** · {ACCESS_LABELS[member.access].lower()}")
+                st.markdown(f"{literal(member.user)} · {ACCESS_LABELS[member.access].lower()}")
                 if is_owner and st.button("Remove", key=f"unshare-{collection}-{member.user}"):
                     with guard():
                         engine.unshare_collection(member.user, collection)
