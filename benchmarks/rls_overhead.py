@@ -105,6 +105,7 @@ def main() -> None:
         plan_bypass = "\n".join(
             r[0] for r in conn.execute("EXPLAIN " + BM25_SQL, _bm25_params(collection.id, queries[0]))
         )
+    db.close()
     print(f"{len(prepared)} chunks, {len(queries)} queries x 2 rounds")
     for kind, by_mode in results.items():
         med = {m: statistics.median(t) for m, t in by_mode.items()}

@@ -11,8 +11,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,12 +20,12 @@ from test_browser import (
     CHROMIUM_ARGS,
     ROOT,
     SCREENSHOTS,
-    STARTUP_TIMEOUT_S,
     STEP_TIMEOUT_MS,
     free_port,
     open_page,
     stop_server,
     wait_idle,
+    wait_until_served,
 )
 
 from rag import Engine, Settings
@@ -74,17 +72,7 @@ def seeded_server(tmp_path_factory: pytest.TempPathFactory, embedder) -> Iterato
         )
     url = f"http://localhost:{port}"
     try:
-        deadline = time.monotonic() + STARTUP_TIMEOUT_S
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
-                    if response.read() == b"ok":
-                        break
-            except OSError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"streamlit did not start:\n{log_path.read_text(errors='replace')[-3000:]}")
-            time.sleep(0.5)
+        wait_until_served(url, process, log_path)
         yield url, engine
     finally:
         engine.close()
