@@ -242,3 +242,10 @@ def test_cli_acts_as_user_and_shares(alice, bob, monkeypatch, capsys):
     capsys.readouterr()
     assert main(["docs", "--collection", name, "--json"]) == 0
     assert json.loads(capsys.readouterr().out) == []
+
+
+def test_bm25_keeps_its_gin_index_under_row_level_security(database):
+    with database.pool.connection() as conn:
+        assert conn.execute("SELECT proleakproof FROM pg_proc WHERE proname = 'ts_match_vq'").fetchone() == (
+            True,
+        )
