@@ -5,7 +5,7 @@ import pandas as pd
 import streamlit as st
 
 from rag import pages_without_text_note
-from ui import state
+from ui import sharing, state
 from ui.errors import guard
 from ui.markdown import bold, markdown_text
 from ui.tables import chunks_frame, documents_frame
@@ -18,6 +18,7 @@ engine = state.get_engine()
 collection = state.active_collection(engine)
 
 st.title("Corpus")
+sharing.render_sharing(engine, collection)
 search = st.text_input(
     "Search titles and file names",
     key="corpus-search",

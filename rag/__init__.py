@@ -12,7 +12,8 @@ from rag.answer import Answer, AnswerStream, Citation
 from rag.answer_events import AnswerProgress, AnswerStage
 from rag.catalog import LLMCatalog, LLMChoice, LLMTestResult, ModelAvailability, PullResult
 from rag.chat import StoredMessage
-from rag.config import Settings
+from rag.config import AuthMode, Settings, is_server_deployment
+from rag.db.access import Access, Member, MemberAccess
 from rag.db.collections import Collection
 from rag.db.conversations import Conversation
 from rag.db.listing import ChunkInfo, CollectionSummary, DatabaseStatus, DocumentInfo
@@ -20,6 +21,7 @@ from rag.db.runs import StoredRun
 from rag.db.search import Filters
 from rag.engine import Engine, ReembedReport
 from rag.errors import (
+    AccessDenied,
     CannotAnswerAnyway,
     ConfigError,
     CorruptDocument,
@@ -48,19 +50,24 @@ from rag.prompting import ABSTAIN_TEXT
 from rag.rerank import RerankerStatus
 from rag.retrieval import MODES, RetrievalTrace, SearchParams
 from rag.uploads import BatchFile, ChunkPreview, FileOutcome, FileProgress
+from rag.users import LOCAL_USER, check_user_name
 
 __version__ = "0.1.0"
 
 __all__ = [
     "ABSTAIN_TEXT",
+    "LOCAL_USER",
     "MODES",
     "SUPPORTED_EXTENSIONS",
+    "Access",
+    "AccessDenied",
     "Answer",
     "AnswerProgress",
     "AnswerStage",
     "AnswerStream",
     "BatchFile",
     "CannotAnswerAnyway",
+    "AuthMode",
     "Candidate",
     "ChunkDraft",
     "ChunkInfo",
@@ -92,6 +99,8 @@ __all__ = [
     "LLMTestResult",
     "LoadOptions",
     "LoaderError",
+    "Member",
+    "MemberAccess",
     "MetricDelta",
     "ModelAvailability",
     "ModelDownloadError",
@@ -110,7 +119,9 @@ __all__ = [
     "StoredMessage",
     "StoredRun",
     "UnsupportedFileType",
+    "check_user_name",
     "compare_runs",
     "pages_without_text_note",
+    "is_server_deployment",
     "warm_up",
 ]

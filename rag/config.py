@@ -9,8 +9,15 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Literal, get_args
 
 from rag.errors import ConfigError
+from rag.users import LOCAL_USER, check_user_name
+
+AuthMode = Literal["none", "oidc", "trusted-header"]
+"""How the app knows who is signing in (``RAG_AUTH``; docs/deployment.md)."""
+
+DEFAULT_AUTH_HEADER = "X-Forwarded-User"
 
 DEFAULT_EMBEDDING_MODEL = "all-MiniLM-L6-v2"
 DEFAULT_RERANKER_MODEL = "cross-encoder/ms-marco-MiniLM-L-6-v2"
@@ -60,6 +67,12 @@ class Settings:
         database_url: External PostgreSQL with pgvector (``DATABASE_URL``); ``None`` starts the
             embedded server under ``data_dir``.
         collection: Default collection name (``RAG_COLLECTION``).
+        user: Who the CLI acts as (``RAG_USER``, ``--user``); the app's users come from ``auth``.
+        auth: How the app signs users in (``RAG_AUTH``): ``none`` (one local user, the app bound
+            to localhost), ``oidc`` (Streamlit's ``st.login`` with ``[auth]`` in
+            ``.streamlit/secrets.toml``) or ``trusted-header`` (an authenticating proxy in front).
+        auth_header: The request header holding the user name in ``trusted-header`` mode
+            (``RAG_AUTH_HEADER``).
         embedding_model: sentence-transformers name or local path, or a LiteLLM embedding model
             prefixed ``litellm/`` (e.g. ``litellm/openai/text-embedding-3-small``)
             (``RAG_EMBEDDING_MODEL``).
@@ -97,6 +110,9 @@ class Settings:
     data_dir: Path = field(default_factory=_default_data_dir)
     database_url: str | None = None
     collection: str = "default"
+    user: str = LOCAL_USER
+    auth: AuthMode = "none"
+    auth_header: str = DEFAULT_AUTH_HEADER
     embedding_model: str = DEFAULT_EMBEDDING_MODEL
     embedding_batch_size: int = 64
     chunk_size: int = 256
@@ -127,6 +143,9 @@ class Settings:
             else _default_data_dir(),
             database_url=env.get("DATABASE_URL") or None,
             collection=env.get("RAG_COLLECTION") or "default",
+            user=env.get("RAG_USER") or LOCAL_USER,
+            auth=env.get("RAG_AUTH", "").strip().lower() or "none",  # type: ignore[arg-type] # validated below
+            auth_header=env.get("RAG_AUTH_HEADER") or DEFAULT_AUTH_HEADER,
             embedding_model=env.get("RAG_EMBEDDING_MODEL") or DEFAULT_EMBEDDING_MODEL,
             embedding_batch_size=_env_int("RAG_EMBEDDING_BATCH_SIZE", 64),
             chunk_size=_env_int("RAG_CHUNK_SIZE", 256),
@@ -162,6 +181,9 @@ class Settings:
         Raises:
             ConfigError: with a message naming the fix, e.g. overlap not smaller than size.
         """
+        check_user_name(self.user)
+        if self.auth not in get_args(AuthMode):
+            raise ConfigError(f"RAG_AUTH={self.auth!r} is unknown: use none, oidc or trusted-header")
         if self.chunk_size < 16:
             raise ConfigError(f"chunk_size {self.chunk_size} is too small: use at least 16 tokens")
         if not 0 <= self.chunk_overlap < self.chunk_size:
@@ -191,6 +213,14 @@ class Settings:
     def max_file_bytes(self) -> int:
         """Size limit in bytes."""
         return self.max_file_mb * 1024 * 1024
+
+
+def is_server_deployment(settings: Settings) -> bool:
+    """True when the data lives on a database server (``DATABASE_URL``): several people may reach it.
+
+    ``ui.auth`` also counts a non-local ``server.address``; together they decide the "no sign-in" warning.
+    """
+    return bool(settings.database_url)
 
 
 def set_in_environment(variable: str) -> bool:

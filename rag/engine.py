@@ -36,6 +36,7 @@ from rag.config import Settings, set_in_environment
 from rag.db import Database
 from rag.db import conversations as conversation_rows
 from rag.db import runs as run_rows
+from rag.db.access import Member, MemberAccess, list_members, remove_member, set_member
 from rag.db.collections import (
     Collection,
     ensure_collection,
@@ -61,7 +62,7 @@ from rag.db.listing import (
 from rag.db.preferences import get_preferences, set_preference
 from rag.db.runs import StoredRun
 from rag.embedding import Embedder, hub_offline_by_user, load_embedder
-from rag.errors import ConfigError, ModelDownloadError
+from rag.errors import AccessDenied, ConfigError, ModelDownloadError
 from rag.ingest import Ingestor, ProgressCallback
 from rag.loaders import LoadOptions
 from rag.models import Candidate
@@ -76,11 +77,13 @@ from rag.uploads import (
     plan_batch,
     preview_chunks,
 )
+from rag.users import LOCAL_USER, check_user_name
 
 LLM_PREFERENCE = "llm_model"
 """Key of the installation's chosen LLM in the ``preferences`` table."""
 
 COLLECTION_PREFERENCE = "last_collection"
+"""Per-user suffix of the ``preferences`` key that remembers a user's last collection (``user:<name>:last_collection``)."""
 """Key of the collection last chosen in the app in the ``preferences`` table."""
 
 EVALUATION_SETTING = "evaluation"
@@ -98,6 +101,20 @@ def _is_hub_id(name: str) -> bool:
     return not name.startswith((".", "/", "~")) and name.count("/") <= 1
 
 
+def _check_writable(collection: Collection) -> Collection:
+    """``collection`` when the acting user may write it.
+
+    Raises:
+        AccessDenied: it is shared read-only; the message names the owner to ask.
+    """
+    if not collection.writable:
+        raise AccessDenied(
+            f"collection {collection.name!r} is shared with you read-only: ask its owner {collection.owner} "
+            f"for write access (`rag share {collection.name} YOUR-NAME --write`)"
+        )
+    return collection
+
+
 @dataclass(frozen=True)
 class ReembedReport:
     """Outcome of ``reembed``: chunks re-embedded and chunks whose vector was reused by sha256."""
@@ -112,19 +129,30 @@ class ReembedReport:
 class Engine:
     """Entry point of the engine (module docstring: what it owns).
 
+    Every method acts as one user (:attr:`user`): PostgreSQL row-level security shows it only its
+    own conversations and runs and the collections it owns or that are shared with it, and writes
+    to a collection need write access. :meth:`for_user` gives another user's view of the same
+    engine (same pool, same models), which is how the app serves each signed-in user.
+
     Args:
         settings: Configuration (``Settings.from_env()`` by default).
         db: An open database; opened from ``settings`` when omitted (started lazily on first use).
+        user: Who acts (default ``settings.user``: ``RAG_USER`` or :data:`rag.users.LOCAL_USER`).
 
     Raises:
+        ConfigError: ``user`` is empty, too long or holds control characters.
         DatabaseError: on first use, when the database cannot be opened.
     """
 
-    def __init__(self, settings: Settings | None = None, db: Database | None = None) -> None:
-        self.settings = settings or Settings.from_env()
+    def __init__(
+        self, settings: Settings | None = None, db: Database | None = None, *, user: str | None = None
+    ) -> None:
+        self._settings = settings or Settings.from_env()
+        self.user = check_user_name(user or self._settings.user)
+        """Whose data this engine reads and writes."""
+        self._root = self  # the engine that owns the pool and the models; a view's is its parent's
         self._db = db
-        self.download_progress: DownloadProgress | None = None
-        """Receives a first-use model download's progress (bytes, total); ``None``: a tqdm bar on stderr."""
+        self._download_progress: DownloadProgress | None = None
         self._preferences_applied = False
         self._lock = threading.RLock()
         # Its own lock: loading the embedder (seconds to a minute) must not hold up database reads.
@@ -133,19 +161,51 @@ class Engine:
         self._reranker: Reranker | None = None
         self._reranker_status: RerankerStatus | None = None
 
+    def for_user(self, user: str) -> Engine:
+        """A view of this engine acting as ``user``, sharing the pool, the models and the settings (microseconds).
+
+        Closing a view does nothing; close the engine it came from.
+
+        Raises:
+            ConfigError: ``user`` is empty, too long or holds control characters.
+        """
+        view = Engine.__new__(Engine)
+        view._root = self._root
+        view.user = check_user_name(user)
+        return view
+
+    @property
+    def settings(self) -> Settings:
+        """The configuration (shared by every :meth:`for_user` view)."""
+        return self._root._settings
+
+    @settings.setter
+    def settings(self, value: Settings) -> None:
+        self._root._settings = value
+
+    @property
+    def download_progress(self) -> DownloadProgress | None:
+        """Receives a first-use model download's progress (bytes, total); ``None``: a tqdm bar on stderr."""
+        return self._root._download_progress
+
+    @download_progress.setter
+    def download_progress(self, value: DownloadProgress | None) -> None:
+        self._root._download_progress = value
+
     @property
     def db(self) -> Database:
-        """The open database (started on first access; the installation's stored choices apply then)."""
-        with self._lock:
-            if self._db is None:
-                self._db = Database.open(self.settings)
-            if not self._preferences_applied:
-                self._preferences_applied = True
-                with self._db.connection() as conn:
+        """The open database seen as :attr:`user` (started on first access; stored choices apply then)."""
+        root = self._root
+        with root._lock:
+            if root._db is None:
+                root._db = Database.open(self.settings)
+            if not root._preferences_applied:
+                root._preferences_applied = True
+                with root._db.connection() as conn:
                     stored = get_preferences(conn)
                 if stored.get(LLM_PREFERENCE) and not set_in_environment("RAG_LLM_MODEL"):
                     self.settings = self.settings.with_(llm_model=str(stored[LLM_PREFERENCE]))
-            return self._db
+            return root._db.as_user(self.user)
 
     def choose_llm(self, model: str | None) -> None:
         """Remember ``model`` as this installation's LLM (every session and the CLI use it from now on).
@@ -155,9 +215,14 @@ class Engine:
 
         Raises:
             ConfigError: an empty model string.
+            AccessDenied: the acting user is not the local operator (the CLI on the server).
         """
         if model is not None and not model.strip():
             raise ConfigError("an LLM model string must not be empty, e.g. local/smollm2 or ollama/llama3.2")
+        if self.user != LOCAL_USER:
+            raise AccessDenied(
+                "only the operator chooses the installation's LLM: run `rag models use MODEL` on the server"
+            )
         with self.db.connection() as conn:
             set_preference(conn, LLM_PREFERENCE, model.strip() if model else None)
         if not set_in_environment("RAG_LLM_MODEL"):
@@ -172,10 +237,11 @@ class Engine:
         Raises:
             ModelNotAvailable: the model is not installed locally.
         """
-        with self._embedder_lock:
-            if self._embedder is None:
-                self._embedder = load_embedder(self.settings.embedding_model)
-            return self._embedder
+        root = self._root
+        with root._embedder_lock:
+            if root._embedder is None:
+                root._embedder = load_embedder(self.settings.embedding_model)
+            return root._embedder
 
     def reranker(self) -> tuple[Reranker | None, RerankerStatus]:
         """The cross-encoder (or None) and its status, loaded once.
@@ -187,14 +253,15 @@ class Engine:
         progress on request (:meth:`pull_reranker`).
         Never raises for a missing model.
         """
-        with self._lock:
-            if self._reranker_status is None:
-                self._reranker, self._reranker_status = self._load_reranker()
-            return self._reranker, self._reranker_status
+        root = self._root
+        with root._lock:
+            if root._reranker_status is None:
+                root._reranker, root._reranker_status = self._load_reranker()
+            return root._reranker, root._reranker_status
 
     def loaded_reranker_status(self) -> RerankerStatus | None:
         """The reranker's status if :meth:`reranker` ran already, else ``None`` (never loads it)."""
-        return self._reranker_status
+        return self._root._reranker_status
 
     def _load_reranker(self) -> tuple[Reranker | None, RerankerStatus]:
         name = self.settings.reranker_model
@@ -244,9 +311,10 @@ class Engine:
                 or holds no CrossEncoder; the message says what to do.
         """
         result = self._pull(progress)
-        with self._lock:
-            if self._reranker is None:
-                self._reranker_status = None
+        root = self._root
+        with root._lock:
+            if root._reranker is None:
+                root._reranker_status = None
         return result
 
     def _pull(self, progress: DownloadProgress | None) -> PullResult:
@@ -288,8 +356,8 @@ class Engine:
         return test_llm(model or self.settings.llm_model, timeout_s, mock_response=mock_response)
 
     def close(self) -> None:
-        """Close the pool (the embedded server stops when its last user exits)."""
-        if self._db is not None:
+        """Close the pool (the embedded server stops when its last user exits); a view's close does nothing."""
+        if self._root is self and self._db is not None:
             self._db.close()
             self._db = None
 
@@ -334,7 +402,11 @@ class Engine:
     def remember_collection(self, name: str | None) -> None:
         """Remember ``name`` as the collection last used in the app (the next start opens it); ``None`` forgets."""
         with self.db.connection() as conn:
-            set_preference(conn, COLLECTION_PREFERENCE, name)
+            set_preference(conn, self._own_preference(COLLECTION_PREFERENCE), name)
+
+    def _own_preference(self, name: str) -> str:
+        # Row-level security lets each user write only keys under its own prefix (migration 6).
+        return f"user:{self.user}:{name}"
 
     def default_collection(self) -> str:
         """The collection the app opens when nothing else is asked for.
@@ -345,7 +417,7 @@ class Engine:
         collections are never the default.
         """
         with self.db.connection() as conn:
-            remembered = get_preferences(conn).get(COLLECTION_PREFERENCE)
+            remembered = get_preferences(conn).get(self._own_preference(COLLECTION_PREFERENCE))
             summaries = [s for s in collection_summaries(conn) if not s.is_evaluation]
         with_documents = [s for s in summaries if s.documents]
         if any(s.name == remembered for s in with_documents):
@@ -354,13 +426,64 @@ class Engine:
             return max(with_documents, key=lambda s: s.last_added.timestamp() if s.last_added else 0.0).name
         return self.settings.collection
 
+    def collection_members(self, collection: str | None = None) -> list[Member]:
+        """Who may use a collection: its owner first, then the members by name.
+
+        The owner sees every member; a member sees the owner and itself.
+
+        Raises:
+            NotFound: no such collection (or not shared with the acting user).
+        """
+        target = self.collection(collection)
+        with self.db.connection() as conn:
+            members = list_members(conn, target.id)
+        return [Member(target.owner, "owner"), *members]
+
+    def share_collection(self, member: str, access: MemberAccess, collection: str | None = None) -> None:
+        """Let ``member`` read (``access="read"``) or also write (``"write"``) a collection the acting user owns.
+
+        Sharing again changes the access. Writers add, replace and delete documents and re-embed;
+        only the owner shares.
+
+        Raises:
+            NotFound: no such collection. AccessDenied: the acting user is not its owner.
+            ConfigError: a bad user name, ``access`` not ``read``/``write``, or sharing with the owner.
+        """
+        if access not in ("read", "write"):
+            raise ConfigError(f"access {access!r} is unknown: use read or write")
+        member = check_user_name(member)
+        target = self._owned(collection)
+        if member == target.owner:
+            raise ConfigError(f"{member} owns {target.name!r} already")
+        with self.db.connection() as conn:
+            set_member(conn, target.id, member, access)
+
+    def unshare_collection(self, member: str, collection: str | None = None) -> bool:
+        """Take ``member``'s access to a collection the acting user owns away; ``False`` if it had none.
+
+        Raises:
+            NotFound: no such collection. AccessDenied: the acting user is not its owner.
+        """
+        target = self._owned(collection)
+        with self.db.connection() as conn:
+            return remove_member(conn, target.id, member.strip())
+
+    def _owned(self, collection: str | None) -> Collection:
+        target = self.collection(collection)
+        if target.access != "owner":
+            raise AccessDenied(f"only {target.owner}, the owner of {target.name!r}, can share it")
+        return target
+
+    def _writable(self, collection: str | None) -> Collection:
+        return _check_writable(self.collection(collection))
+
     def update_collection_settings(self, changes: dict[str, Any], collection: str | None = None) -> None:
         """Merge ``changes`` into a collection's JSON settings (e.g. a calibrated ``abstain_threshold``).
 
         Raises:
-            NotFound: no such collection.
+            NotFound: no such collection. AccessDenied: it is shared with the acting user read-only.
         """
-        target = self.collection(collection)
+        target = self._writable(collection)
         with self.db.connection() as conn:
             update_collection_settings(conn, target.id, changes)
 
@@ -376,8 +499,12 @@ class Engine:
     ) -> Ingestor:
         """An :class:`Ingestor` for a collection with the configured model and chunking.
 
+        The collection is created, owned by the acting user, when it does not exist.
+
         Raises:
             ConfigError: invalid chunking parameters or collection name.
+            AccessDenied: the collection is shared with the acting user read-only, or another user's
+                collection has that name.
         """
         settings = self.settings
         if chunk_size is not None or chunk_overlap is not None:
@@ -385,7 +512,7 @@ class Engine:
                 chunk_size=chunk_size if chunk_size is not None else settings.chunk_size,
                 chunk_overlap=chunk_overlap if chunk_overlap is not None else settings.chunk_overlap,
             )
-        return Ingestor(
+        ingestor = Ingestor(
             self.db,
             self.embedder,
             collection or settings.collection,
@@ -396,6 +523,8 @@ class Engine:
             text_search_config=text_search_config,
             embedding_batch_size=settings.embedding_batch_size,
         )
+        _check_writable(ingestor.collection)
+        return ingestor
 
     def load_options(self, **changes: Any) -> LoadOptions:
         """Loader options with the configured size limit (``RAG_MAX_FILE_MB``) and ``changes``.
@@ -487,9 +616,9 @@ class Engine:
         """Delete documents (chunks cascade; BM25 statistics updated). Returns how many were deleted.
 
         Raises:
-            NotFound: no such collection.
+            NotFound: no such collection. AccessDenied: it is shared with the acting user read-only.
         """
-        target = self.collection(collection)
+        target = self._writable(collection)
         with self.db.connection() as conn:
             return delete_documents(conn, target, document_ids)
 
@@ -502,8 +631,9 @@ class Engine:
 
         Raises:
             NotFound: no such collection. ModelNotAvailable: the configured model cannot load.
+            AccessDenied: the collection is shared with the acting user read-only.
         """
-        target = self.collection(collection)
+        target = self._writable(collection)
         embedder = self.embedder
         with self.db.connection() as conn:
             ensure_vector_index(conn, embedder.name, embedder.dimension)
@@ -577,8 +707,8 @@ class Engine:
                 )
 
     def _reranker_status_without_loading(self) -> RerankerStatus:
-        if self._reranker_status is not None:
-            return self._reranker_status
+        if self._root._reranker_status is not None:
+            return self._root._reranker_status
         return RerankerStatus(name=self.settings.reranker_model, available=False, reason="not requested")
 
     def ask(

@@ -81,3 +81,7 @@ class ModelDownloadError(RagError):
 
 class CannotAnswerAnyway(RagError):
     """Answer anyway was asked of a message that is not a declined answer, or of one without passages."""
+
+
+class AccessDenied(RagError):
+    """The acting user may not do this: a collection shared read-only, or owned by someone else."""

@@ -120,20 +120,25 @@ def serve_app(tmp_path_factory: pytest.TempPathFactory, extra_env: dict[str, str
         )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + STARTUP_TIMEOUT_S
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
-                    if response.read() == b"ok":
-                        break
-            except OSError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"streamlit did not start:\n{log_path.read_text(errors='replace')[-3000:]}")
-            time.sleep(0.5)
+        wait_until_served(url, process, log_path)
         yield url
     finally:
         stop_server(process, data_dir / "pgdata")
+
+
+def wait_until_served(url: str, process: subprocess.Popen, log_path: Path) -> None:
+    """Poll the server's health endpoint; fail with its log when it exits or takes too long."""
+    deadline = time.monotonic() + STARTUP_TIMEOUT_S
+    while True:
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
+                if response.read() == b"ok":
+                    return
+        except OSError:
+            pass
+        if process.poll() is not None or time.monotonic() > deadline:
+            pytest.fail(f"streamlit did not start:\n{log_path.read_text(errors='replace')[-3000:]}")
+        time.sleep(0.5)
 
 
 def stop_server(process: subprocess.Popen, pgdata: Path) -> None:

@@ -188,7 +188,7 @@ def test_failed_write_leaves_nothing_behind(engine, embedder):
 
 
 def test_migrations_on_empty_and_existing_database(database):
-    with database.connection() as admin:
+    with database.pool.connection() as admin:  # the connecting superuser, not the app's role
         admin.autocommit = True
         for name in ("mig_empty", "mig_existing"):
             admin.execute(sql.SQL("DROP DATABASE IF EXISTS {}").format(sql.Identifier(name)))

@@ -13,6 +13,7 @@ from contextlib import contextmanager
 import streamlit as st
 
 from rag import (
+    AccessDenied,
     ConfigError,
     DatabaseError,
     EmbeddingModelMismatch,
@@ -28,6 +29,11 @@ from ui.markdown import markdown_text
 _log = logging.getLogger(__name__)
 
 _HINTS: tuple[tuple[type[RagError], str, str], ...] = (
+    (
+        AccessDenied,
+        "Not allowed",
+        "Ask the collection's owner for access (Corpus page, Sharing), or pick another collection.",
+    ),
     (
         NotFound,
         "Nothing here yet",

@@ -1,7 +1,8 @@
 """Process- and session-wide state of the app: the Engine, secrets, the active collection.
 
 The :class:`rag.Engine` (database pool, embedder, reranker) is built once per process behind
-``st.cache_resource`` (STYLE.md practice 2) and shared by every session; per-user choices live in
+``st.cache_resource`` (STYLE.md practice 2) and shared by every session; each run gets its view for
+the signed-in user (:func:`get_engine`, ``ui.auth``); per-session choices live in
 ``st.session_state`` and the ones a reload must keep (collection, conversation) also in the URL
 (``st.query_params``, :func:`set_url_param`), because a reload starts a new session.
 """
@@ -17,6 +18,7 @@ from pathlib import Path
 import streamlit as st
 
 from rag import Engine, Settings, warm_up
+from ui import auth
 
 APP_DIR = Path(__file__).resolve().parents[1]
 """The folder of ``app.py``; page paths below are relative to it."""
@@ -122,13 +124,26 @@ def _load_embedder(engine: Engine) -> None:
         pass
 
 
-def get_engine() -> Engine:
+def get_shared_engine() -> Engine:
     """The process-wide Engine, built on first use and reused by every rerun and session.
+
+    Pages use :func:`get_engine`; this one acts as the local user and serves ``app.py``'s sign-in.
 
     Raises:
         ConfigError: invalid settings (nothing is cached then, the next rerun tries again).
     """
     return _cached_engine()
+
+
+def get_engine() -> Engine:
+    """The process-wide Engine acting as this session's signed-in user (``ui.auth.current_user``).
+
+    Raises:
+        ConfigError: invalid settings. AccessDenied: nobody is signed in (``app.py`` shows the
+            sign-in screen before any page runs).
+    """
+    shared = _cached_engine()
+    return shared.for_user(auth.current_user(shared.settings))
 
 
 def clear_engine() -> None:

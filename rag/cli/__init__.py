@@ -1,7 +1,7 @@
 """The ``rag`` command line: corpus commands, search, ask, evaluation and models.
 
-Each command group lives in its own module (:mod:`rag.cli.corpus`, :mod:`rag.cli.search`,
-:mod:`rag.cli.ask`, :mod:`rag.cli.evaluate`, :mod:`rag.cli.models`) with a ``register(subparsers)`` function that adds its
+Each command group lives in its own module (:mod:`rag.cli.corpus`, :mod:`rag.cli.sharing`,
+:mod:`rag.cli.search`, :mod:`rag.cli.ask`, :mod:`rag.cli.evaluate`, :mod:`rag.cli.models`) with a ``register(subparsers)`` function that adds its
 commands to the parser handed in; what they share is in :mod:`rag.cli.common`. None of them imports
 this module back. Heavy libraries (torch, sentence-transformers, LiteLLM, pandas, tqdm, rich,
 ir-measures) are imported inside the command that needs them, so ``rag --help`` is fast.
@@ -16,11 +16,12 @@ import argparse
 import signal
 from collections.abc import Sequence
 
-from rag.cli import ask, corpus, evaluate, models, search
+from rag.cli import ask, corpus, evaluate, models, search, sharing
 from rag.cli.common import quiet_libraries, run_command
 
-# In the order of ``rag --help``: ingest, docs, delete, reembed, db, search, ask, eval, models.
-COMMAND_MODULES = (corpus, search, ask, evaluate, models)
+# In the order of ``rag --help``: ingest, docs, delete, reembed, db, share, unshare, members, search,
+# ask, eval, models.
+COMMAND_MODULES = (corpus, sharing, search, ask, evaluate, models)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -30,6 +31,11 @@ def build_parser() -> argparse.ArgumentParser:
         The parser; its parsed arguments carry the command function as ``func``.
     """
     parser = argparse.ArgumentParser(prog="rag", description="Chat with your documents: engine commands.")
+    parser.add_argument(
+        "--user",
+        help="act as this user: see and change only its conversations, runs and the collections it owns "
+        "or that are shared with it (default RAG_USER, else the local user 'local')",
+    )
     subparsers = parser.add_subparsers(dest="command", required=True)
     for module in COMMAND_MODULES:
         module.register(subparsers)

@@ -36,13 +36,14 @@ def engine_from_args(args: argparse.Namespace) -> Engine:
     """Build an engine from ``Settings.from_env()``, with ``--collection`` (when given) as the default.
 
     Args:
-        args: Parsed arguments; an ``args.collection`` that is set overrides ``RAG_COLLECTION``.
+        args: Parsed arguments; an ``args.collection`` that is set overrides ``RAG_COLLECTION``, an
+            ``args.user`` (``rag --user NAME``) overrides ``RAG_USER``.
 
     Returns:
-        A new engine; the caller closes it (see :func:`open_engine`).
+        A new engine acting as that user; the caller closes it (see :func:`open_engine`).
 
     Raises:
-        ConfigError: An environment variable holds an invalid value.
+        ConfigError: An environment variable holds an invalid value, or the user name is unusable.
     """
     from rag.config import Settings
     from rag.engine import Engine
@@ -50,7 +51,7 @@ def engine_from_args(args: argparse.Namespace) -> Engine:
     settings = Settings.from_env()
     if getattr(args, "collection", None):
         settings = settings.with_(collection=args.collection)
-    return Engine(settings)
+    return Engine(settings, user=getattr(args, "user", None))
 
 
 @contextmanager

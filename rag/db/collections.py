@@ -1,6 +1,8 @@
 """Collections: named document sets with their own BM25 statistics, settings and HNSW indexes.
 
-Raw SQL with named parameters (psycopg 3); DDL identifiers are composed with ``psycopg.sql``.
+Names are unique in the installation. Row-level security (migration 6) shows a user only the
+collections it owns or that are shared with it; :attr:`Collection.access` says which. Raw SQL with
+named parameters (psycopg 3).
 """
 
 from __future__ import annotations
@@ -10,11 +12,12 @@ from dataclasses import dataclass
 from typing import Any
 
 import psycopg
-from psycopg import sql
 from psycopg.types.json import Jsonb
 
 from rag.cleaning import has_control_characters
-from rag.errors import ConfigError, NotFound
+from rag.db.access import Access
+from rag.errors import AccessDenied, ConfigError, NotFound
+from rag.users import LOCAL_USER
 
 _COLLECTION_LOCK_NAMESPACE = 7_273_012_202
 _VECTOR_INDEX_LOCK_KEY = 7_273_012_203
@@ -30,19 +33,36 @@ class Collection:
         id, name: Identity.
         text_search_config: PostgreSQL text-search configuration used for BM25 (e.g. ``english``).
         settings: JSON settings (e.g. ``abstain_threshold`` written by calibration).
+        owner: The user who created it. access: What the acting user may do with it (``owner``,
+            ``write`` or ``read``).
     """
 
     id: int
     name: str
     text_search_config: str
     settings: dict[str, Any]
+    owner: str = LOCAL_USER
+    access: Access = "owner"
+
+    @property
+    def writable(self) -> bool:
+        """True when the acting user may add, replace and delete documents (owner or ``write`` member)."""
+        return self.access in ("owner", "write")
 
 
-GET_COLLECTION = "SELECT id, name, text_search_config::text, settings FROM collections WHERE name = %(name)s"
+_COLLECTION_COLUMNS = """
+id, name, text_search_config::text, settings, owner,
+CASE WHEN owner = rag_current_user() THEN 'owner'
+     ELSE (SELECT m.access FROM collection_members m
+           WHERE m.collection_id = collections.id AND m.member = rag_current_user()) END
+"""
+GET_COLLECTION = f"SELECT {_COLLECTION_COLUMNS} FROM collections WHERE name = %(name)s"
+LIST_COLLECTIONS = f"SELECT {_COLLECTION_COLUMNS} FROM collections ORDER BY name"
 CREATE_COLLECTION = """
 INSERT INTO collections (name, text_search_config) VALUES (%(name)s, %(config)s::regconfig)
 ON CONFLICT (name) DO NOTHING
 """
+CREATE_VECTOR_INDEX = "SELECT rag_create_vector_index(%(name)s, %(model)s, %(dimension)s)"
 
 
 def check_collection_name(name: str) -> None:
@@ -75,7 +95,7 @@ def find_collection(conn: psycopg.Connection, name: str) -> Collection | None:
     row = conn.execute(GET_COLLECTION, {"name": name}).fetchone()
     if row is None:
         return None
-    return Collection(id=row[0], name=row[1], text_search_config=row[2], settings=row[3])
+    return Collection(*row)
 
 
 def get_collection(conn: psycopg.Connection, name: str) -> Collection:
@@ -87,7 +107,9 @@ def get_collection(conn: psycopg.Connection, name: str) -> Collection:
     """
     collection = find_collection(conn, name)
     if collection is None:
-        raise NotFound(f"collection {name!r} does not exist yet: ingest documents into it first")
+        raise NotFound(
+            f"collection {name!r} does not exist yet (or is not shared with you): ingest documents into it first"
+        )
     return collection
 
 
@@ -104,24 +126,28 @@ def check_text_search_config(conn: psycopg.Connection, text_search_config: str) 
 
 
 def ensure_collection(conn: psycopg.Connection, name: str, text_search_config: str = "english") -> Collection:
-    """Return the collection ``name``, creating it with ``text_search_config`` if missing.
+    """Return the collection ``name``, creating it (owned by the acting user) if missing.
 
     Raises:
         ConfigError: the name is invalid (:func:`check_collection_name`) or the text-search
             configuration does not exist.
+        AccessDenied: another user's collection has this name and is not shared with the acting user.
     """
     check_collection_name(name)
     check_text_search_config(conn, text_search_config)
     conn.execute(CREATE_COLLECTION, {"name": name, "config": text_search_config})
-    return get_collection(conn, name)
+    try:
+        return get_collection(conn, name)
+    except NotFound:  # the insert met a row this user cannot see
+        raise AccessDenied(
+            f"another user's collection is called {name!r}: choose another name, or ask its owner to share it "
+            f"with you (`rag share {name} YOUR-NAME --write`)"
+        ) from None
 
 
 def list_collections(conn: psycopg.Connection) -> list[Collection]:
-    """All collections, by name."""
-    rows = conn.execute(
-        "SELECT id, name, text_search_config::text, settings FROM collections ORDER BY name"
-    ).fetchall()
-    return [Collection(id=r[0], name=r[1], text_search_config=r[2], settings=r[3]) for r in rows]
+    """The collections the acting user can read, by name."""
+    return [Collection(*row) for row in conn.execute(LIST_COLLECTIONS).fetchall()]
 
 
 def update_collection_settings(conn: psycopg.Connection, collection_id: int, changes: dict[str, Any]) -> None:
@@ -155,14 +181,8 @@ def ensure_vector_index(conn: psycopg.Connection, model: str, dimension: int) ->
     exists = conn.execute("SELECT to_regclass(%(name)s) IS NOT NULL", {"name": name}).fetchone()
     if exists and exists[0]:
         return
-    # DDL takes no bind parameters: identifiers and literals are composed by psycopg.sql, never by
-    # string formatting.
-    conn.execute(
-        sql.SQL(
-            "CREATE INDEX IF NOT EXISTS {name} ON chunks USING hnsw ((embedding::vector({dim})) vector_cosine_ops) "
-            "WHERE embedding_model = {model}"
-        ).format(name=sql.Identifier(name), dim=sql.Literal(int(dimension)), model=sql.Literal(model))
-    )
+    # CREATE INDEX needs the table owner's rights: a SECURITY DEFINER function of migration 6 runs it.
+    conn.execute(CREATE_VECTOR_INDEX, {"name": name, "model": model, "dimension": int(dimension)})
 
 
 def lock_collection(conn: psycopg.Connection, collection_id: int) -> None:

@@ -14,7 +14,7 @@ import logging
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import psycopg
@@ -22,8 +22,10 @@ from pgvector.psycopg import register_vector
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from rag.config import Settings
+from rag.db.access import act_as, reset_user
 from rag.db.migrations import migrate, migration_lock
 from rag.errors import DatabaseError
+from rag.users import LOCAL_USER, check_user_name
 
 _log = logging.getLogger(__name__)
 
@@ -140,7 +142,7 @@ def _configure(conn: psycopg.Connection) -> None:
 
 @dataclass
 class Database:
-    """An open connection pool to a migrated database with pgvector.
+    """An open connection pool to a migrated database with pgvector, seen as one user.
 
     Only the ``rag.db`` modules use it: they take the connection that :meth:`connection` lends.
 
@@ -149,6 +151,7 @@ class Database:
         location: Where the data is, for display (data directory or the URL without password).
         embedded: True for the embedded server.
         data_dir: The embedded server's data directory (``None`` for ``DATABASE_URL``).
+        user: Whose rows the lent connections see and write (:data:`rag.users.LOCAL_USER` by default).
     """
 
     pool: ConnectionPool
@@ -156,6 +159,16 @@ class Database:
     embedded: bool
     data_dir: Path | None = None
     _server: object | None = None
+    user: str = LOCAL_USER
+
+    def as_user(self, user: str) -> Database:
+        """The same pool and server seen as ``user`` (no connection is opened; closing either closes both).
+
+        Raises:
+            ConfigError: ``user`` is empty, too long or holds control characters.
+        """
+        user = check_user_name(user)
+        return self if user == self.user else replace(self, user=user)
 
     @classmethod
     def open(cls, settings: Settings, *, max_size: int = 4) -> Database:
@@ -181,6 +194,7 @@ class Database:
             min_size=1,
             max_size=max_size,
             configure=_configure,
+            reset=reset_user,
             # prepare_threshold=None: plan every statement with its parameter values, so the partial
             # HNSW index ``WHERE embedding_model = ...`` always matches (no generic plans).
             kwargs={"prepare_threshold": None, "connect_timeout": CONNECT_TIMEOUT_S},
@@ -202,7 +216,9 @@ class Database:
 
     @contextmanager
     def connection(self) -> Iterator[psycopg.Connection]:
-        """Lend a pooled connection (autocommit off: a statement outside ``transaction()`` commits on return).
+        """Lend a pooled connection acting as :attr:`user`.
+
+        Autocommit is off: a statement outside ``transaction()`` commits on return.
 
         Raises:
             DatabaseError: no connection within :data:`POOL_TIMEOUT_S`, or the connection broke
@@ -212,6 +228,7 @@ class Database:
         try:
             with self.pool.connection() as conn:
                 lent = conn
+                act_as(conn, self.user)
                 yield conn
         except PoolTimeout as exc:
             raise DatabaseError(

@@ -24,6 +24,8 @@ from dataclasses import dataclass
 
 import psycopg
 
+from rag.db.access_schema import USERS_AND_ROW_LEVEL_SECURITY
+
 # Any constant works; it only has to be the same in every process of this app.
 _MIGRATION_LOCK_KEY = 7_273_012_201
 
@@ -169,6 +171,7 @@ MIGRATIONS: Sequence[Migration] = (
         );
         """,
     ),
+    Migration(6, "users_and_row_level_security", USERS_AND_ROW_LEVEL_SECURITY),
 )
 
 
