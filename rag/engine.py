@@ -57,6 +57,7 @@ from rag.db.listing import (
 from rag.db.preferences import get_preferences, set_preference
 from rag.db.runs import StoredRun
 from rag.embedding import Embedder, hub_offline_by_user, load_embedder
+from rag.embedding_backends import ProgressMessage, print_progress
 from rag.errors import ConfigError, ModelDownloadError
 from rag.ingest import Ingestor, ProgressCallback
 from rag.loaders import LoadOptions
@@ -107,6 +108,8 @@ class Engine:
         self._db = db
         self.download_progress: DownloadProgress | None = None
         """Receives a first-use model download's progress (bytes, total); ``None``: a tqdm bar on stderr."""
+        self.build_progress: ProgressMessage | None = None
+        """Receives a line when the embedding backend's model is built on first use; ``None``: stderr."""
         self._preferences_applied = False
         self._lock = threading.RLock()
         self._embedder: Embedder | None = None
@@ -147,14 +150,20 @@ class Engine:
 
     @property
     def embedder(self) -> Embedder:
-        """The configured embedding model, loaded once.
+        """The configured embedding model on the configured backend, loaded once.
+
+        The first load of an ONNX / OpenVINO backend builds its model under ``<data dir>/models``
+        (10-60 s), announced through :attr:`build_progress`.
 
         Raises:
-            ModelNotAvailable: the model is not installed locally.
+            ModelNotAvailable: the model (or the backend's runtime) is not installed locally.
         """
         with self._lock:
             if self._embedder is None:
-                self._embedder = load_embedder(self.settings.embedding_model)
+                s = self.settings
+                self._embedder = load_embedder(
+                    s.embedding_model, s.backend, s.model_cache_dir, self.build_progress or print_progress
+                )
             return self._embedder
 
     def reranker(self) -> tuple[Reranker | None, RerankerStatus]:
