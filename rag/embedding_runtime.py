@@ -66,7 +66,7 @@ class RuntimeEmbedder:
     Attributes:
         name: Stored model name including the backend, e.g. ``all-MiniLM-L6-v2@onnx-qint8``.
         dimension: Vector length (384 for MiniLM). max_tokens: Longest input, special tokens
-            included (256 for MiniLM). backend: The runtime and precision.
+            included (256 for MiniLM). backend: The runtime and precision. directory: The build.
     """
 
     def __init__(
@@ -82,6 +82,7 @@ class RuntimeEmbedder:
 
         info: dict[str, Any] = json.loads((directory / BUILD_INFO_NAME).read_text(encoding="utf-8"))
         self.name = name
+        self.directory = directory
         self.backend = backend
         self.dimension = int(info["dimension"])
         self.max_tokens = int(info["max_seq_length"])

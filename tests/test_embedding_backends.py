@@ -8,8 +8,7 @@ import numpy as np
 import pytest
 
 from rag.config import Settings
-from rag.embedding import load_embedder
-from rag.embedding import resolve_model_path
+from rag.embedding import load_embedder, resolve_model_path
 from rag.embedding_backends import EmbeddingBackend, ensure_built, model_file, verify_build
 from rag.errors import ConfigError, EmbeddingModelMismatch
 from rag.retrieval import SearchParams
@@ -73,10 +72,10 @@ def test_a_built_model_is_reused_and_a_damaged_one_rebuilt(backend_embedders, mo
     messages: list[str] = []
     built = ensure_built(source, backend, model_cache, messages.append)
     assert messages == [] and verify_build(built) is None  # built by the fixture: only verified
-    model_file = built / model_file(backend)
-    data = bytearray(model_file.read_bytes())
+    graph = built / model_file(backend)
+    data = bytearray(graph.read_bytes())
     data[len(data) // 2] ^= 0xFF
-    model_file.write_bytes(bytes(data))
+    graph.write_bytes(bytes(data))
     assert verify_build(built) == f"{model_file(backend)}: checksum mismatch"
     rebuilt = ensure_built(source, backend, model_cache, messages.append)
     assert rebuilt == built and verify_build(rebuilt) is None
