@@ -389,6 +389,21 @@ def offline_and_quiet() -> None:
     transformers_logging.disable_progress_bar()
 
 
+def stored_model_name(name: str, backend: EmbeddingBackend = TORCH) -> str:
+    """The name the configured model's vectors are stored under, without loading anything.
+
+    Args:
+        name: ``RAG_EMBEDDING_MODEL``. backend: ``RAG_EMBEDDING_BACKEND`` / ``_QUANTIZATION``.
+
+    Returns:
+        E.g. ``all-MiniLM-L6-v2`` (torch; packaged aliases normalised), ``all-MiniLM-L6-v2@onnx-qint8``;
+        a ``litellm/`` name unchanged (backends do not apply to provider models).
+    """
+    if name.startswith(LITELLM_PREFIX):
+        return name
+    return backend.stored_name(DEFAULT_MODEL_NAME if _is_packaged_default(name) else name)
+
+
 def load_embedder(
     name: str,
     backend: EmbeddingBackend = TORCH,
@@ -437,7 +452,7 @@ def load_embedder(
     # Never reach the Hugging Face Hub; keep library progress bars off stderr. Set here, not at
     # import time, and only as defaults the user can override.
     offline_and_quiet()
-    stored_name = backend.stored_name(DEFAULT_MODEL_NAME if _is_packaged_default(name) else name)
+    stored_name = stored_model_name(name, backend)
     try:
         if backend.runtime != "torch":
             if cache_dir is None:

@@ -56,7 +56,7 @@ from rag.db.listing import (
 )
 from rag.db.preferences import get_preferences, set_preference
 from rag.db.runs import StoredRun
-from rag.embedding import Embedder, hub_offline_by_user, load_embedder
+from rag.embedding import Embedder, hub_offline_by_user, load_embedder, stored_model_name
 from rag.embedding_backends import ProgressMessage, print_progress
 from rag.errors import ConfigError, ModelDownloadError
 from rag.ingest import Ingestor, ProgressCallback
@@ -165,6 +165,16 @@ class Engine:
                     s.embedding_model, s.backend, s.model_cache_dir, self.build_progress or print_progress
                 )
             return self._embedder
+
+    @property
+    def embedding_model_name(self) -> str:
+        """The name new vectors are stored under (model and backend, e.g. ``all-MiniLM-L6-v2@onnx-qint8``).
+
+        The loaded embedder's name when there is one, else computed from the settings (no model load).
+        """
+        if self._embedder is not None:
+            return self._embedder.name
+        return stored_model_name(self.settings.embedding_model, self.settings.backend)
 
     def reranker(self) -> tuple[Reranker | None, RerankerStatus]:
         """The cross-encoder (or None) and its status, loaded once.
