@@ -45,6 +45,19 @@ BASELINE = "torch"
 NDCG_TOLERANCE = 0.005
 SPEED_FLOOR = 2.0
 SECTION = "## Embedding backends"
+NOTES = (
+    "Backends: `torch` is sentence-transformers on PyTorch; `onnx-*` and `openvino-fp32` are the same "
+    "MiniLM exported once by `torch.onnx.export` (`rag.embedding_backends`) and run by "
+    "`rag.embedding_runtime` (Rust tokenizer, mean pooling, L2 norm; no torch). `onnx-qint8` is "
+    "`onnxruntime.quantization.quantize_dynamic` with uint8 per-channel weights, keeping the feed-forward "
+    "down-projections and the last layer fp32 (all MatMuls int8 gave a worst per-text cosine to fp32 of "
+    "0.970; this recipe 0.9905). Threads: ONNX Runtime and OpenVINO run one intra-op thread per core "
+    "(`os.cpu_count()`), so ingest batches use every core (`onnx-qint8-1thread` above is the same model "
+    "on one thread, for comparison); ONNX Runtime's workers do not spin-wait between passes "
+    "(`session.intra_op.allow_spinning=0`), so an idle embedder leaves the cores to PostgreSQL and the "
+    "local LLM (that choice follows ONNX Runtime's thread-management guidance; its effect was not "
+    "measured separately here)."
+)
 
 
 def parse_tag(tag: str) -> EmbeddingBackend:
@@ -176,7 +189,7 @@ def markdown(report: dict[str, Any]) -> str:
             f"| {tag} | {speed['chunks_per_s']} | {speed['ratio_to_torch']} | {latency.get('p50_ms', '')} | "
             f"{latency.get('p95_ms', '')} | {quality} |"
         )
-    lines += ["", report["verdict"], ""]
+    lines += ["", report["verdict"], "", NOTES, ""]
     return "\n".join(lines)
 
 

@@ -63,7 +63,9 @@ def test_backend_matches_torch_per_text(backend_embedders, embedder, tag):
     assert cosines.min() >= floor, cosines
     query = other.embed_query(TEXTS[1])
     assert query.shape == (384,)
-    np.testing.assert_allclose(query, vectors[1], atol=1e-4)
+    # Dynamic int8 quantization scales activations per batch, so a text alone and in a batch differ
+    # slightly (fp32 runtimes agree to 1e-4): both stay close to torch.
+    assert float(query @ reference[1]) >= floor
 
 
 def test_a_built_model_is_reused_and_a_damaged_one_rebuilt(backend_embedders, model_cache):
