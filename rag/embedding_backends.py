@@ -151,7 +151,7 @@ def verify_build(directory: Path) -> str | None:
 
     Returns:
         ``None`` when every listed file is present with its sha256 and nothing else is there, else
-        what is wrong (e.g. ``"onnx/model_qint8_avx2.onnx: checksum mismatch"``).
+        what is wrong (e.g. ``"model_qint8.onnx: checksum mismatch"``).
     """
     try:
         manifest = json.loads((directory / MANIFEST_NAME).read_text(encoding="utf-8"))
@@ -191,8 +191,9 @@ def ensure_built(
     """The directory of ``source`` exported for ``backend``, building it once under ``cache_root``.
 
     The directory name holds the backend, :data:`EXPORT_VERSION` and the first 16 hex digits of
-    :func:`source_digest`, so changed weights or a changed recipe never reuse an old export. Two processes building at once each write their own
-    temporary directory; the first rename wins and the other copy is discarded.
+    :func:`source_digest`, so changed weights or a changed recipe never reuse an old export. Two
+    processes building at once each write their own temporary directory; the first rename wins and
+    the other copy is discarded.
 
     Args:
         source: A local sentence-transformers model directory (e.g. the packaged MiniLM).
@@ -244,15 +245,16 @@ def export_model(source: Path, backend: EmbeddingBackend, destination: Path) -> 
 
     fp32: ``torch.onnx.export`` of the transformer (inputs ``input_ids``, ``attention_mask`` and,
     for BERT, ``token_type_ids``; output ``last_hidden_state`` (batch, tokens, hidden)), dynamic
-    batch and sequence axes. ONNX qint8: ``onnxruntime.quantization.quantize_dynamic`` (int8 weights
-    per output channel, activations quantized per batch at run time; ONNX Runtime "Quantize ONNX
-    models"). OpenVINO: ``openvino.convert_model`` of the fp32 ONNX graph, saved as IR (fp32 kept).
+    batch and sequence axes. ONNX qint8: ``onnxruntime.quantization.quantize_dynamic`` (uint8
+    weights per output channel, activations quantized per batch at run time; ONNX Runtime "Quantize
+    ONNX models"; :func:`fp32_matmuls` stay fp32). OpenVINO: ``openvino.convert_model`` of the fp32 ONNX graph, saved as IR (fp32 kept).
 
     Raises:
         ModelNotAvailable: a runtime package is missing, or the model is not Transformer + mean
             Pooling (+ Normalize), the layout the runtime embedder reproduces.
     """
-    offline_and_quiet = _offline_and_quiet()
+    from rag.embedding import offline_and_quiet  # here, not at import: rag.embedding imports this module
+
     offline_and_quiet()
     import torch
     from sentence_transformers import SentenceTransformer
@@ -292,7 +294,7 @@ def export_model(source: Path, backend: EmbeddingBackend, destination: Path) -> 
     model.tokenizer.backend_tokenizer.save(str(destination / "tokenizer.json"))
     (destination / BUILD_INFO_NAME).write_text(json.dumps(info, indent=1), encoding="utf-8")
     if backend.runtime == "onnx" and backend.quantization == "qint8":
-        _require("onnxruntime", backend)
+        require_runtime("onnxruntime", backend)
         from onnxruntime.quantization import QuantType, quantize_dynamic
 
         quantize_dynamic(
@@ -304,7 +306,7 @@ def export_model(source: Path, backend: EmbeddingBackend, destination: Path) -> 
         )
         onnx_path.unlink()
     elif backend.runtime == "openvino":
-        openvino = _require("openvino", backend)
+        openvino = require_runtime("openvino", backend)
         openvino.save_model(
             openvino.convert_model(str(onnx_path)),
             str(destination / model_file(backend)),
@@ -371,14 +373,12 @@ def build_info(model: Any) -> dict[str, Any]:
     }
 
 
-def _offline_and_quiet() -> Callable[[], None]:
-    from rag.embedding import offline_and_quiet
+def require_runtime(module: str, backend: EmbeddingBackend) -> Any:
+    """Import a runtime package (``onnxruntime``, ``openvino``) and return the module.
 
-    return offline_and_quiet
-
-
-def _require(module: str, backend: EmbeddingBackend) -> Any:
-    """Import a runtime package or say which one to install."""
+    Raises:
+        ModelNotAvailable: it is not installed; the message names the package and the torch fallback.
+    """
     try:
         return importlib.import_module(module)
     except ImportError as exc:

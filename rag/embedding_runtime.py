@@ -18,21 +18,23 @@ from typing import Any
 import numpy as np
 
 from rag.embedding import l2_normalise, token_functions
-from rag.embedding_backends import BUILD_INFO_NAME, EmbeddingBackend, model_file
+from rag.embedding_backends import BUILD_INFO_NAME, EmbeddingBackend, model_file, require_runtime
 
 Forward = Callable[[dict[str, np.ndarray]], np.ndarray]
 """Named int64 inputs ``(batch, tokens)`` -> ``last_hidden_state`` float32 ``(batch, tokens, hidden)``."""
 
 
-def onnx_forward(path: Path, threads: int) -> Forward:
+def onnx_forward(path: Path, threads: int, backend: EmbeddingBackend) -> Forward:
     """An ONNX Runtime session on ``threads`` intra-op threads that never spin-wait.
+
+    Raises:
+        ModelNotAvailable: onnxruntime is not installed.
 
     ``session.intra_op.allow_spinning = 0``: ONNX Runtime's workers otherwise busy-wait after each
     pass (ONNX Runtime "Thread management"), burning the cores PostgreSQL and the LLM need between
     batches and between queries.
     """
-    import onnxruntime
-
+    onnxruntime = require_runtime("onnxruntime", backend)
     options = onnxruntime.SessionOptions()
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
@@ -45,10 +47,13 @@ def onnx_forward(path: Path, threads: int) -> Forward:
     return forward
 
 
-def openvino_forward(path: Path, threads: int) -> Forward:
-    """An OpenVINO CPU model compiled for latency on ``threads`` threads (one stream)."""
-    import openvino
+def openvino_forward(path: Path, threads: int, backend: EmbeddingBackend) -> Forward:
+    """An OpenVINO CPU model compiled for latency on ``threads`` threads (one stream).
 
+    Raises:
+        ModelNotAvailable: openvino is not installed.
+    """
+    openvino = require_runtime("openvino", backend)
     compiled = openvino.Core().compile_model(
         str(path), "CPU", {"INFERENCE_NUM_THREADS": threads, "PERFORMANCE_HINT": "LATENCY", "NUM_STREAMS": 1}
     )
@@ -62,6 +67,9 @@ def openvino_forward(path: Path, threads: int) -> Forward:
 
 class RuntimeEmbedder:
     """An :class:`rag.embedding.Embedder` over a built model directory.
+
+    With qint8, ONNX Runtime quantizes activations per batch (dynamic quantization), so a text's
+    vector changes slightly with its batch mates; fp32 runtimes give the same vector alone or batched.
 
     Attributes:
         name: Stored model name including the backend, e.g. ``all-MiniLM-L6-v2@onnx-qint8``.
@@ -95,7 +103,9 @@ class RuntimeEmbedder:
         threads = threads or os.cpu_count() or 1
         graph = directory / model_file(backend)
         self._forward = (
-            onnx_forward(graph, threads) if backend.runtime == "onnx" else openvino_forward(graph, threads)
+            onnx_forward(graph, threads, backend)
+            if backend.runtime == "onnx"
+            else openvino_forward(graph, threads, backend)
         )
 
     def count_tokens(self, text: str) -> int:
