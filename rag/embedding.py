@@ -39,7 +39,8 @@ LITELLM_PREFIX = "litellm/"
 LITELLM_DEFAULT_MAX_TOKENS = 8191
 """Input limit of OpenAI's ``text-embedding-3-*`` and ``ada-002`` models (OpenAI embeddings guide)."""
 
-_TOKENIZE_CACHE_SIZE = 8192
+TOKENIZE_CACHE_SIZE = 8192
+"""Texts whose tokens an embedder memoises (the text splitter measures the same pieces repeatedly)."""
 
 
 class Embedder(Protocol):
@@ -133,7 +134,7 @@ class SentenceTransformerEmbedder:
         self.max_tokens = int(model.max_seq_length or 0)
         self._tokens, self._count = token_functions(tokenizer)
         # Per-instance cache: the splitter measures the same pieces of text several times.
-        self._cached_tokens = functools.lru_cache(maxsize=_TOKENIZE_CACHE_SIZE)(self._tokens)
+        self._cached_tokens = functools.lru_cache(maxsize=TOKENIZE_CACHE_SIZE)(self._tokens)
 
     def count_tokens(self, text: str) -> int:
         """Tokens of ``text`` including ``[CLS]``/``[SEP]``, before truncation.

@@ -9,6 +9,7 @@ the mean of the token vectors under the attention mask, L2 normalisation. Tokeni
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 from collections.abc import Callable, Sequence
@@ -17,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from rag.embedding import l2_normalise, token_functions
+from rag.embedding import TOKENIZE_CACHE_SIZE, l2_normalise, token_functions
 from rag.embedding_backends import BUILD_INFO_NAME, EmbeddingBackend, model_file, require_runtime
 
 Forward = Callable[[dict[str, np.ndarray]], np.ndarray]
@@ -97,6 +98,8 @@ class RuntimeEmbedder:
         self._inputs = list(info["inputs"])
         tokenizer = Tokenizer.from_file(str(directory / "tokenizer.json"))
         self._tokens, self._count = token_functions(tokenizer)
+        # Memoised like SentenceTransformerEmbedder.tokenize: the splitter measures pieces repeatedly.
+        self._cached_tokens = functools.lru_cache(maxsize=TOKENIZE_CACHE_SIZE)(self._tokens)
         tokenizer.enable_truncation(max_length=self.max_tokens)
         tokenizer.enable_padding(pad_id=int(info["pad_id"]), pad_token=str(info["pad_token"]))
         self._tokenizer = tokenizer
@@ -113,8 +116,8 @@ class RuntimeEmbedder:
         return self._count(text)
 
     def tokenize(self, text: str) -> list[str]:
-        """Word pieces of ``text`` without special tokens."""
-        return list(self._tokens(text))
+        """Word pieces of ``text`` without special tokens (memoised, LRU of 8,192 texts)."""
+        return list(self._cached_tokens(text))
 
     def embed(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
         """Embed passages.
