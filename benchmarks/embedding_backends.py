@@ -254,7 +254,7 @@ def main() -> None:
         texts = first_chunks(args.data / "corpus.jsonl", embedders[BASELINE], settings, args.chunks)
         report["chunks"] = len(texts)
         for embedder in embedders.values():
-            embedder.embed(texts[:64])  # warm up every runtime before the first timed round
+            embedder.embed(texts[:16])  # warm up every runtime before the first timed round
         report["throughput"] = throughput(embedders, texts, args.rounds, settings.embedding_batch_size)
         queries = list(load_beir(args.data, "train").queries.values())[: args.queries]
         report["query_latency"] = query_latency(embedders, queries)
