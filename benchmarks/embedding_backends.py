@@ -109,7 +109,10 @@ def query_latency(embedders: dict[str, Embedder], queries: list[str]) -> dict[st
             embedders[tag].embed_query(query)
             samples[tag].append((time.perf_counter() - started) * 1000)
     return {
-        tag: {"p50_ms": round((s := latency_summary(v)).p50, 1), "p95_ms": round(s.p95, 1)}
+        tag: {
+            "p50_ms": round((s := latency_summary(v)).p50_ms or 0.0, 1),
+            "p95_ms": round(s.p95_ms or 0.0, 1),
+        }
         for tag, v in samples.items()
     }
 

@@ -347,8 +347,8 @@ def build_info(model: Any) -> dict[str, Any]:
     kinds = [type(module).__name__ for module in model]
     pooling = model[1] if len(kinds) > 1 else None
     mode = getattr(pooling, "pooling_mode", None)
-    if not isinstance(mode, str) and hasattr(pooling, "get_pooling_mode_str"):
-        mode = pooling.get_pooling_mode_str()
+    if pooling is not None and not isinstance(mode, str) and hasattr(pooling, "get_pooling_mode_str"):
+        mode = pooling.get_pooling_mode_str()  # sentence-transformers < 6 kept one flag per mode
     if kinds[:2] != ["Transformer", "Pooling"] or kinds[2:] not in ([], ["Normalize"]) or mode != "mean":
         raise ModelNotAvailable(
             f"the ONNX / OpenVINO embedding backends run Transformer + mean Pooling models; this one is "

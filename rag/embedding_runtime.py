@@ -61,7 +61,7 @@ def openvino_forward(path: Path, threads: int, backend: EmbeddingBackend) -> For
     request = compiled.create_infer_request()
 
     def forward(inputs: dict[str, np.ndarray]) -> np.ndarray:
-        return np.asarray(request.infer(inputs)[0]).copy()
+        return np.array(request.infer(inputs)[0])  # np.array copies: the request reuses its buffer
 
     return forward
 
