@@ -35,7 +35,7 @@ if not documents:
         st.info(f"The collection {bold(collection)} has no documents yet: add some on the Upload page.")
         st.page_link(state.PAGE_UPLOAD, label="Upload documents", icon=":material/upload_file:")
 
-model = engine.settings.embedding_model
+model = engine.embedding_model_name  # includes the backend: vectors from another runtime are stale too
 stale = [d for d in documents if d.embedding_models and set(d.embedding_models) != {model}]
 
 st.caption(

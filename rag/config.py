@@ -11,6 +11,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal, get_args
 
+from rag.embedding_backends import EmbeddingBackend
 from rag.errors import ConfigError
 from rag.users import LOCAL_USER, check_user_name
 
@@ -20,6 +21,7 @@ AuthMode = Literal["none", "oidc", "trusted-header"]
 DEFAULT_AUTH_HEADER = "X-Forwarded-User"
 
 DEFAULT_EMBEDDING_MODEL = "all-MiniLM-L6-v2"
+DEFAULT_EMBEDDING_BACKEND = "torch"
 DEFAULT_RERANKER_MODEL = "cross-encoder/ms-marco-MiniLM-L-6-v2"
 DEFAULT_LLM_MODEL = "local/smollm2"
 DEFAULT_MAX_ANSWER_TOKENS = 300
@@ -76,6 +78,13 @@ class Settings:
         embedding_model: sentence-transformers name or local path, or a LiteLLM embedding model
             prefixed ``litellm/`` (e.g. ``litellm/openai/text-embedding-3-small``)
             (``RAG_EMBEDDING_MODEL``).
+        embedding_backend: How a local embedding model runs: ``torch``, ``onnx`` (ONNX Runtime) or
+            ``openvino`` (``RAG_EMBEDDING_BACKEND``). torch stays the default until another backend is
+            measured at >= 2x its chunks/s within 0.005 SciFact nDCG@10 (``docs/performance.md``,
+            "Embedding backends").
+        embedding_quantization: ``fp32`` or ``qint8`` (int8 weights and activations) for ``onnx`` and
+            ``openvino`` (``RAG_EMBEDDING_QUANTIZATION``); empty: the runtime's default
+            (``rag.embedding_backends.DEFAULT_QUANTIZATION``: qint8 on ONNX Runtime, fp32 elsewhere).
         embedding_batch_size: Texts per ``encode`` call (``RAG_EMBEDDING_BATCH_SIZE``).
         chunk_size: Maximum tokens of a chunk's embedding input (context header + passage), in the
             embedding model's own tokenizer; capped at the model's max sequence length
@@ -114,6 +123,8 @@ class Settings:
     auth: AuthMode = "none"
     auth_header: str = DEFAULT_AUTH_HEADER
     embedding_model: str = DEFAULT_EMBEDDING_MODEL
+    embedding_backend: str = DEFAULT_EMBEDDING_BACKEND
+    embedding_quantization: str = ""
     embedding_batch_size: int = 64
     chunk_size: int = 256
     chunk_overlap: int = 32
@@ -147,6 +158,8 @@ class Settings:
             auth=env.get("RAG_AUTH", "").strip().lower() or "none",  # type: ignore[arg-type] # validated below
             auth_header=env.get("RAG_AUTH_HEADER") or DEFAULT_AUTH_HEADER,
             embedding_model=env.get("RAG_EMBEDDING_MODEL") or DEFAULT_EMBEDDING_MODEL,
+            embedding_backend=env.get("RAG_EMBEDDING_BACKEND") or DEFAULT_EMBEDDING_BACKEND,
+            embedding_quantization=env.get("RAG_EMBEDDING_QUANTIZATION") or "",
             embedding_batch_size=_env_int("RAG_EMBEDDING_BATCH_SIZE", 64),
             chunk_size=_env_int("RAG_CHUNK_SIZE", 256),
             chunk_overlap=_env_int("RAG_CHUNK_OVERLAP", 32),
@@ -192,6 +205,7 @@ class Settings:
             )
         if self.max_file_mb <= 0:
             raise ConfigError(f"max_file_mb {self.max_file_mb} must be positive")
+        EmbeddingBackend.parse(self.embedding_backend, self.embedding_quantization)
         if self.embedding_batch_size <= 0:
             raise ConfigError("embedding_batch_size must be positive")
         if self.bm25_k1 < 0 or not 0 <= self.bm25_b <= 1:
@@ -208,6 +222,16 @@ class Settings:
             raise ConfigError(
                 f"answer_timeout_s {self.answer_timeout_s} must be positive: set RAG_ANSWER_TIMEOUT_S, e.g. 60"
             )
+
+    @property
+    def backend(self) -> EmbeddingBackend:
+        """The validated embedding backend (runtime and quantization)."""
+        return EmbeddingBackend.parse(self.embedding_backend, self.embedding_quantization)
+
+    @property
+    def model_cache_dir(self) -> Path:
+        """Where ONNX / OpenVINO builds of the embedding model are kept: ``<data_dir>/models``."""
+        return self.data_dir / "models"
 
     @property
     def max_file_bytes(self) -> int:

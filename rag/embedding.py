@@ -22,7 +22,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
-from rag.errors import ModelNotAvailable
+from rag.embedding_backends import TORCH, EmbeddingBackend, ProgressMessage, ensure_built, print_progress
+from rag.errors import ConfigError, ModelNotAvailable
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
@@ -38,7 +39,8 @@ LITELLM_PREFIX = "litellm/"
 LITELLM_DEFAULT_MAX_TOKENS = 8191
 """Input limit of OpenAI's ``text-embedding-3-*`` and ``ada-002`` models (OpenAI embeddings guide)."""
 
-_TOKENIZE_CACHE_SIZE = 8192
+TOKENIZE_CACHE_SIZE = 8192
+"""Texts whose tokens an embedder memoises (the text splitter measures the same pieces repeatedly)."""
 
 
 class Embedder(Protocol):
@@ -86,7 +88,7 @@ class Embedder(Protocol):
         ...
 
 
-def _l2_normalise(vectors: np.ndarray) -> np.ndarray:
+def l2_normalise(vectors: np.ndarray) -> np.ndarray:
     """Return ``vectors`` (n, d) as float32 with unit rows; all-zero rows stay zero."""
     vectors = np.asarray(vectors, dtype=np.float32)
     norms = np.linalg.norm(vectors, axis=1, keepdims=True)
@@ -130,9 +132,9 @@ class SentenceTransformerEmbedder:
             )
         self.dimension = int(dimension)
         self.max_tokens = int(model.max_seq_length or 0)
-        self._tokens, self._count = _token_functions(tokenizer)
+        self._tokens, self._count = token_functions(tokenizer)
         # Per-instance cache: the splitter measures the same pieces of text several times.
-        self._cached_tokens = functools.lru_cache(maxsize=_TOKENIZE_CACHE_SIZE)(self._tokens)
+        self._cached_tokens = functools.lru_cache(maxsize=TOKENIZE_CACHE_SIZE)(self._tokens)
 
     def count_tokens(self, text: str) -> int:
         """Tokens of ``text`` including ``[CLS]``/``[SEP]``, before truncation.
@@ -193,16 +195,17 @@ class SentenceTransformerEmbedder:
         return self.embed([text])[0]
 
 
-def _token_functions(tokenizer: Any) -> tuple[Callable[[str], tuple[str, ...]], Callable[[str], int]]:
-    """Build ``(tokens without specials, count with specials)`` functions for a HF tokenizer.
+def token_functions(tokenizer: Any) -> tuple[Callable[[str], tuple[str, ...]], Callable[[str], int]]:
+    """Build ``(tokens without specials, count with specials)`` functions for a tokenizer.
 
-    Uses a copy of the Rust ``tokenizers.Tokenizer`` behind a fast tokenizer (no truncation, no
-    padding); falls back to the slow Python tokenizer's ``tokenize`` / ``__call__``.
+    Takes a Hugging Face tokenizer or a Rust ``tokenizers.Tokenizer``. Uses a copy of the Rust
+    tokenizer (behind a fast tokenizer) with no truncation and no padding; falls back to the slow
+    Python tokenizer's ``tokenize`` / ``__call__``.
     """
-    backend = getattr(tokenizer, "backend_tokenizer", None)
-    if backend is not None:
-        from tokenizers import Tokenizer
+    from tokenizers import Tokenizer
 
+    backend = tokenizer if isinstance(tokenizer, Tokenizer) else getattr(tokenizer, "backend_tokenizer", None)
+    if backend is not None:
         rust = Tokenizer.from_str(backend.to_str())
         rust.no_truncation()
         rust.no_padding()
@@ -299,7 +302,7 @@ class LiteLLMEmbedder:
     def _embed_batch(self, batch: list[str]) -> np.ndarray:
         response = _litellm().embedding(model=self.model, input=batch)
         items = sorted(response.data, key=lambda item: _field(item, "index", 0))
-        return _l2_normalise(np.array([_field(item, "embedding", None) for item in items], dtype=np.float32))
+        return l2_normalise(np.array([_field(item, "embedding", None) for item in items], dtype=np.float32))
 
 
 def _field(item: Any, key: str, default: Any) -> Any:
@@ -387,11 +390,33 @@ def offline_and_quiet() -> None:
     transformers_logging.disable_progress_bar()
 
 
-def load_embedder(name: str) -> Embedder:
+def stored_model_name(name: str, backend: EmbeddingBackend = TORCH) -> str:
+    """The name the configured model's vectors are stored under, without loading anything.
+
+    Args:
+        name: ``RAG_EMBEDDING_MODEL``. backend: ``RAG_EMBEDDING_BACKEND`` / ``_QUANTIZATION``.
+
+    Returns:
+        E.g. ``all-MiniLM-L6-v2`` (torch; packaged aliases normalised), ``all-MiniLM-L6-v2@onnx-qint8``;
+        a ``litellm/`` name unchanged (backends do not apply to provider models).
+    """
+    if name.startswith(LITELLM_PREFIX):
+        return name
+    return backend.stored_name(DEFAULT_MODEL_NAME if _is_packaged_default(name) else name)
+
+
+def load_embedder(
+    name: str,
+    backend: EmbeddingBackend = TORCH,
+    cache_dir: Path | None = None,
+    progress: ProgressMessage = print_progress,
+) -> Embedder:
     """Load the embedding model configured as ``name`` (``RAG_EMBEDDING_MODEL``), never downloading.
 
     Loading MiniLM takes a few seconds (most of it importing torch): call this once per process
-    (e.g. behind ``st.cache_resource``) and reuse the result.
+    (e.g. behind ``st.cache_resource``) and reuse the result. An ONNX or OpenVINO ``backend`` is
+    built from the local weights on first use (``rag.embedding_backends.ensure_built``, 10-60 s on
+    2 cores, announced through ``progress``) and loaded from ``cache_dir`` afterwards.
 
     Args:
         name: ``all-MiniLM-L6-v2`` (also ``sentence-transformers/all-MiniLM-L6-v2``) for the packaged
@@ -399,14 +424,21 @@ def load_embedder(name: str) -> Embedder:
             sentence-transformers model id already in the local Hugging Face cache; or
             ``litellm/<provider>/<model>`` for an embedding API (e.g.
             ``litellm/openai/text-embedding-3-small``).
+        backend: How a local model runs (``RAG_EMBEDDING_BACKEND`` / ``RAG_EMBEDDING_QUANTIZATION``);
+            ignored for ``litellm/`` models.
+        cache_dir: Where built ONNX / OpenVINO models are kept (``<data dir>/models``); needed
+            unless ``backend`` is torch.
+        progress: Receives a line when a backend model is built.
 
     Returns:
         An :class:`Embedder` whose ``name`` is the configured name (the packaged aliases become
-        ``all-MiniLM-L6-v2``).
+        ``all-MiniLM-L6-v2``) with ``@<backend>`` appended for other backends than torch, e.g.
+        ``all-MiniLM-L6-v2@onnx-qint8``.
 
     Raises:
         ModelNotAvailable: the model is not available offline; the message says which package to
             install or which directory to pass.
+        ConfigError: a non-torch ``backend`` without ``cache_dir``.
     """
     if name.startswith(LITELLM_PREFIX):
         model = name[len(LITELLM_PREFIX) :]
@@ -421,9 +453,19 @@ def load_embedder(name: str) -> Embedder:
     # Never reach the Hugging Face Hub; keep library progress bars off stderr. Set here, not at
     # import time, and only as defaults the user can override.
     offline_and_quiet()
-    from sentence_transformers import SentenceTransformer
-
+    stored_name = stored_model_name(name, backend)
     try:
+        if backend.runtime != "torch":
+            if cache_dir is None:
+                raise ConfigError(
+                    f"the {backend.tag} embedding backend needs a cache directory for its built model"
+                )
+            from rag.embedding_runtime import RuntimeEmbedder
+
+            built = ensure_built(_local_model_dir(path), backend, cache_dir, progress)
+            return RuntimeEmbedder(built, backend, stored_name)
+        from sentence_transformers import SentenceTransformer
+
         if Path(path).is_dir():
             loaded = SentenceTransformer(path, device="cpu")
         else:
@@ -436,5 +478,17 @@ def load_embedder(name: str) -> Embedder:
             f"RAG_EMBEDDING_MODEL to a local directory holding the sentence-transformers model "
             f"({type(exc).__name__}: {exc})"
         ) from exc
-    stored_name = DEFAULT_MODEL_NAME if _is_packaged_default(name) else name
     return SentenceTransformerEmbedder(loaded, name=stored_name)
+
+
+def _local_model_dir(path: str) -> Path:
+    """The directory of a model: ``path`` itself, or its snapshot in the local Hugging Face cache.
+
+    Raises:
+        OSError: a model id that is not in the local cache (``huggingface_hub`` raises a subclass).
+    """
+    if Path(path).is_dir():
+        return Path(path)
+    from huggingface_hub import snapshot_download
+
+    return Path(snapshot_download(path, local_files_only=True))

@@ -61,7 +61,8 @@ from rag.db.listing import (
 )
 from rag.db.preferences import get_preferences, set_preference
 from rag.db.runs import StoredRun
-from rag.embedding import Embedder, hub_offline_by_user, load_embedder
+from rag.embedding import Embedder, hub_offline_by_user, load_embedder, stored_model_name
+from rag.embedding_backends import ProgressMessage, print_progress
 from rag.errors import AccessDenied, ConfigError, ModelDownloadError
 from rag.ingest import Ingestor, ProgressCallback
 from rag.loaders import LoadOptions
@@ -153,6 +154,7 @@ class Engine:
         self._root = self  # the engine that owns the pool and the models; a view's is its parent's
         self._db = db
         self._download_progress: DownloadProgress | None = None
+        self._build_progress: ProgressMessage | None = None
         self._preferences_applied = False
         self._lock = threading.RLock()
         # Its own lock: loading the embedder (seconds to a minute) must not hold up database reads.
@@ -191,6 +193,15 @@ class Engine:
     @download_progress.setter
     def download_progress(self, value: DownloadProgress | None) -> None:
         self._root._download_progress = value
+
+    @property
+    def build_progress(self) -> ProgressMessage | None:
+        """Receives a line when the embedding backend's model is built on first use; ``None``: stderr."""
+        return self._root._build_progress
+
+    @build_progress.setter
+    def build_progress(self, value: ProgressMessage | None) -> None:
+        self._root._build_progress = value
 
     @property
     def db(self) -> Database:
@@ -232,16 +243,32 @@ class Engine:
 
     @property
     def embedder(self) -> Embedder:
-        """The configured embedding model, loaded once.
+        """The configured embedding model on the configured backend, loaded once.
+
+        The first load of an ONNX / OpenVINO backend builds its model under ``<data dir>/models``
+        (10-60 s), announced through :attr:`build_progress`.
 
         Raises:
-            ModelNotAvailable: the model is not installed locally.
+            ModelNotAvailable: the model (or the backend's runtime) is not installed locally.
         """
         root = self._root
         with root._embedder_lock:
             if root._embedder is None:
-                root._embedder = load_embedder(self.settings.embedding_model)
+                s = self.settings
+                root._embedder = load_embedder(
+                    s.embedding_model, s.backend, s.model_cache_dir, root._build_progress or print_progress
+                )
             return root._embedder
+
+    @property
+    def embedding_model_name(self) -> str:
+        """The name new vectors are stored under (model and backend, e.g. ``all-MiniLM-L6-v2@onnx-qint8``).
+
+        The loaded embedder's name when there is one, else computed from the settings (no model load).
+        """
+        if self._root._embedder is not None:
+            return self._root._embedder.name
+        return stored_model_name(self.settings.embedding_model, self.settings.backend)
 
     def reranker(self) -> tuple[Reranker | None, RerankerStatus]:
         """The cross-encoder (or None) and its status, loaded once.

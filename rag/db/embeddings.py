@@ -66,6 +66,9 @@ def reusable_embeddings(conn: psycopg.Connection, shas: Sequence[str], model: st
 def check_embedding_model(conn: psycopg.Connection, collection: Collection, model: str) -> None:
     """Raise if the collection holds vectors from another model than ``model``.
 
+    ``model`` is the stored name, which includes the backend (``all-MiniLM-L6-v2@onnx-qint8``):
+    vectors of one model from two runtimes or precisions are not comparable either.
+
     Raises:
         EmbeddingModelMismatch: names the stored model(s) and the two ways out.
     """
@@ -74,7 +77,8 @@ def check_embedding_model(conn: psycopg.Connection, collection: Collection, mode
         stored = ", ".join(f"{name or 'none'} ({count} chunks)" for name, count in rows)
         raise EmbeddingModelMismatch(
             f"collection {collection.name!r} has vectors from {stored}, but the configured embedding model is "
-            f"{model!r}: run `rag reembed --collection {collection.name}` or set RAG_EMBEDDING_MODEL to the stored model"
+            f"{model!r}: run `rag reembed --collection {collection.name}` or set RAG_EMBEDDING_MODEL to the stored model "
+            "(a stored name@runtime-precision also needs RAG_EMBEDDING_BACKEND and RAG_EMBEDDING_QUANTIZATION)"
         )
 
 
