@@ -16,6 +16,7 @@ from psycopg.types.json import Jsonb
 from rag.errors import ConfigError, NotFound
 
 _COLLECTION_LOCK_NAMESPACE = 7_273_012_202
+_INDEX_LOCK_KEY = 7_273_012_203
 
 
 @dataclass(frozen=True)
@@ -110,14 +111,18 @@ def ensure_vector_index(conn: psycopg.Connection, model: str, dimension: int) ->
     exists = conn.execute("SELECT to_regclass(%(name)s) IS NOT NULL", {"name": name}).fetchone()
     if exists and exists[0]:
         return
-    # DDL takes no bind parameters: identifiers and literals are composed by psycopg.sql, never by
-    # string formatting.
-    conn.execute(
-        sql.SQL(
-            "CREATE INDEX IF NOT EXISTS {name} ON chunks USING hnsw ((embedding::vector({dim})) vector_cosine_ops) "
-            "WHERE embedding_model = {model}"
-        ).format(name=sql.Identifier(name), dim=sql.Literal(int(dimension)), model=sql.Literal(model))
-    )
+    with conn.transaction():
+        # Two processes starting on a fresh database would both create it: the second fails on the
+        # catalog's unique name even with IF NOT EXISTS, so creators queue on a lock and look again.
+        conn.execute("SELECT pg_advisory_xact_lock(%(key)s)", {"key": _INDEX_LOCK_KEY})
+        # DDL takes no bind parameters: identifiers and literals are composed by psycopg.sql, never
+        # by string formatting.
+        conn.execute(
+            sql.SQL(
+                "CREATE INDEX IF NOT EXISTS {name} ON chunks USING hnsw ((embedding::vector({dim})) vector_cosine_ops) "
+                "WHERE embedding_model = {model}"
+            ).format(name=sql.Identifier(name), dim=sql.Literal(int(dimension)), model=sql.Literal(model))
+        )
 
 
 def lock_collection(conn: psycopg.Connection, collection_id: int) -> None:

@@ -3,7 +3,8 @@
 Write path (pgvector-python ``examples/loading``): chunks go into a session temp table by binary
 COPY, then one ``INSERT ... SELECT`` computes each chunk's ``tsvector`` with the collection's
 text-search configuration, and the BM25 statistics (``lexeme_stats``, ``collections.chunk_count``,
-``collections.lexeme_total``) are updated in the same transaction. Writers to one collection are
+``collections.lexeme_total``) and the impact-ordered posting rows (``rag.db.postings``) are updated in
+the same transaction. Writers to one collection are
 serialised by a transaction-level advisory lock so BM25 statistics never race.
 """
 
@@ -17,6 +18,7 @@ import psycopg
 from psycopg.types.json import Jsonb
 
 from rag.db.collections import Collection, lock_collection
+from rag.db.postings import add_postings
 from rag.models import ChunkDraft, LoadedDocument
 
 
@@ -232,6 +234,7 @@ def write_documents(
         conn.execute(INSERT_CHUNKS_FROM_STAGING, params)
         conn.execute(ADD_LEXEME_STATS, params)
         conn.execute(ADD_COLLECTION_TOTALS, {**params, "sign": 1})
+        add_postings(conn, collection.id, document_ids)
     return document_ids
 
 
@@ -246,7 +249,7 @@ def delete_documents(conn: psycopg.Connection, collection: Collection, document_
         return _delete_documents_in_tx(conn, collection.id, list(document_ids))
 
 
-ANALYZE_TABLES = "ANALYZE chunks, documents, lexeme_stats"
+ANALYZE_TABLES = "ANALYZE chunks, documents, lexeme_stats, postings"
 
 
 def analyze(conn: psycopg.Connection) -> None:

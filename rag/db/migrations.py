@@ -168,6 +168,39 @@ MIGRATIONS: Sequence[Migration] = (
         );
         """,
     ),
+    Migration(
+        5,
+        "impact_ordered_postings",
+        """
+        -- One row per (chunk, lexeme): the posting list of BM25 in a B-tree, so a query reads the
+        -- highest-impact postings of each term instead of every chunk that contains it
+        -- (rag.db.postings). impact is the BM25 term-frequency factor computed with the collection's
+        -- impact_avgdl; it only orders a term's postings, scores are computed exactly from tf.
+        CREATE TABLE postings (
+            chunk_id bigint NOT NULL REFERENCES chunks (id) ON DELETE CASCADE,
+            collection_id bigint NOT NULL,
+            impact real NOT NULL,
+            tf smallint NOT NULL CHECK (tf > 0),
+            lexeme text NOT NULL,
+            PRIMARY KEY (chunk_id, lexeme)
+        );
+        CREATE INDEX postings_impact_idx ON postings (collection_id, lexeme, impact DESC, chunk_id);
+
+        -- The average chunk length (lexemes) the stored impacts were computed with.
+        ALTER TABLE collections ADD COLUMN impact_avgdl double precision;
+        UPDATE collections SET impact_avgdl = greatest(lexeme_total::float8 / chunk_count, 1.0)
+        WHERE chunk_count > 0;
+
+        INSERT INTO postings (chunk_id, collection_id, impact, tf, lexeme)
+        SELECT c.id, c.collection_id,
+               t.tf * (0.9 + 1.0) / (t.tf + 0.9 * (1.0 - 0.4 + 0.4 * c.lexeme_count / col.impact_avgdl)),
+               t.tf, u.lexeme
+        FROM chunks c
+        JOIN collections col ON col.id = c.collection_id
+        CROSS JOIN LATERAL unnest(c.lexemes) u
+        CROSS JOIN LATERAL (SELECT coalesce(cardinality(u.positions), 1) AS tf) t;
+        """,
+    ),
 )
 
 
