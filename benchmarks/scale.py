@@ -37,6 +37,8 @@ import pickle
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 
@@ -64,11 +66,19 @@ REPLACED_WORDS = 0.15
 BATCH_CHUNKS = 4000
 
 
-def base_chunks(settings: Settings, engine: Engine, cache: Path) -> tuple[list, np.ndarray]:
+def base_chunks(
+    settings: Settings, engine: Engine, cache: Path, *, stored_only: bool = False
+) -> tuple[list, np.ndarray, int]:
     """The base documents with their chunks and one MiniLM vector per chunk, cached in ``cache``.
 
+    Args:
+        stored_only: Embed nothing: a base chunk without a stored vector borrows the stored vector of
+            another base chunk (real MiniLM vectors, not its own text's; latency and HNSW recall do
+            not depend on which text a vector belongs to). Nothing is cached then.
+
     Returns:
-        ``([(document, [chunks])...] in a fixed shuffled order, (B, d) float32 vectors in chunk order)``.
+        ``([(document, [chunks])...] in a fixed shuffled order, (B, d) float32 vectors in chunk order,
+        how many base chunks carry their own vector)``.
     """
     key = hashlib.sha256(
         f"{engine.embedder.name}|{settings.chunk_size}|{settings.chunk_overlap}".encode()
@@ -76,21 +86,35 @@ def base_chunks(settings: Settings, engine: Engine, cache: Path) -> tuple[list, 
     path = cache / f"base-{key}.pkl"
     if path.exists():
         with path.open("rb") as f:
-            return pickle.load(f)
-    documents = [doc for corpus in CORPORA for doc in load_path(corpus)]
-    rng = np.random.default_rng(0)
-    order = rng.permutation(len(documents))
-    groups = []
-    for i in order:
-        doc = documents[i]
-        chunks = chunk_document(doc, engine.embedder, settings.chunk_size, settings.chunk_overlap)
-        if chunks:
-            groups.append((replace(doc, sections=()), chunks))
+            groups, vectors = pickle.load(f)
+        return groups, vectors, int(vectors.shape[0])
+    chunk_cache = cache / f"chunks-{key}.pkl"
+    if chunk_cache.exists():
+        with chunk_cache.open("rb") as f:
+            groups = pickle.load(f)
+    else:
+        documents = [doc for corpus in CORPORA for doc in load_path(corpus)]
+        order = np.random.default_rng(0).permutation(len(documents))
+        groups = []
+        for i in order:
+            chunks = chunk_document(documents[i], engine.embedder, settings.chunk_size, settings.chunk_overlap)
+            if chunks:
+                groups.append((replace(documents[i], sections=()), chunks))
+        cache.mkdir(parents=True, exist_ok=True)
+        with chunk_cache.open("wb") as f:
+            pickle.dump(groups, f)
     shas = [c.sha256 for _, chunks in groups for c in chunks]
     with engine.db.connection() as conn:
         stored = reusable_embeddings(conn, shas, engine.embedder.name)
     missing = sorted({c.embedding_input for _, chunks in groups for c in chunks if c.sha256 not in stored})
-    print(f"base: {len(shas)} chunks, {len(stored)} vectors reused, embedding {len(missing)}", file=sys.stderr)
+    print(f"base: {len(shas)} chunks, {len(stored)} stored vectors, {len(missing)} missing", file=sys.stderr)
+    own = sum(sha in stored for sha in shas)
+    if stored_only:
+        if not stored:
+            raise SystemExit("no stored vectors to reuse: run `rag eval retrieval` on SciFact first, or drop --stored-vectors-only")
+        donors = list(stored.values())
+        vectors = np.stack([stored.get(sha, donors[i % len(donors)]) for i, sha in enumerate(shas)])
+        return groups, vectors.astype(np.float32), own
     if missing:
         fresh = engine.embedder.embed(missing)
         by_text = dict(zip(missing, fresh, strict=True))
@@ -99,7 +123,7 @@ def base_chunks(settings: Settings, engine: Engine, cache: Path) -> tuple[list, 
     cache.mkdir(parents=True, exist_ok=True)
     with path.open("wb") as f:
         pickle.dump((groups, vectors), f)
-    return groups, vectors
+    return groups, vectors, int(vectors.shape[0])
 
 
 def perturbed(chunk: ChunkDraft, copy: int, rng: np.random.Generator, pool: list[str]) -> ChunkDraft:
@@ -147,15 +171,24 @@ def generate(groups: list, vectors: np.ndarray, n_chunks: int, noise: float, see
         copy += 1
 
 
+@contextmanager
+def autocommit(engine: Engine) -> Iterator:
+    """A pooled connection in autocommit mode (DDL, VACUUM), handed back to the pool as it was."""
+    with engine.db.connection() as conn:
+        conn.autocommit = True
+        try:
+            yield conn
+        finally:
+            conn.autocommit = False
+
+
 def build(engine: Engine, name: str, groups, vectors, n_chunks: int, noise: float) -> dict:
     """Load the collection and build its indexes; returns load and build seconds."""
     model, dim = engine.embedder.name, engine.embedder.dimension
-    with engine.db.connection() as conn:
-        conn.autocommit = True
+    with autocommit(engine) as conn:
         bulk.drop_collection(conn, name)
         bulk.drop_search_indexes(conn, model)
         collection = ensure_collection(conn, name)
-        conn.autocommit = False
     started = time.perf_counter()
     loaded = 0
     with engine.db.connection() as conn:
@@ -165,8 +198,7 @@ def build(engine: Engine, name: str, groups, vectors, n_chunks: int, noise: floa
             print(f"\r{name}: {loaded:,} chunks, {time.perf_counter() - started:.0f} s", end="", file=sys.stderr)
     load_s = time.perf_counter() - started
     print(file=sys.stderr)
-    with engine.db.connection() as conn:
-        conn.autocommit = True
+    with autocommit(engine) as conn:
         started = time.perf_counter()
         bulk.vacuum_analyze(conn)
         vacuum_s = time.perf_counter() - started
@@ -251,6 +283,9 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=100, help="SciFact train queries timed per mode")
     parser.add_argument("--recall-queries", type=int, default=50, help="queries for HNSW recall@10")
     parser.add_argument("--exact-queries", type=int, default=20, help="queries compared with exact BM25")
+    parser.add_argument(
+        "--stored-vectors-only", action="store_true", help="embed nothing: reuse stored vectors (see base_chunks)"
+    )
     parser.add_argument("--noise", type=float, default=0.3, help="norm of the noise added to copied vectors")
     args = parser.parse_args()
     sizes = [int(s.replace("_", "")) for s in args.chunks.split(",")]
@@ -258,12 +293,17 @@ def main() -> None:
     root_settings = Settings.from_env().with_(reranker_model="")
     cache = root_settings.data_dir / "scale"
     root = Engine(root_settings)
-    groups, vectors = base_chunks(root_settings, root, cache)
+    groups, vectors, own_vectors = base_chunks(root_settings, root, cache, stored_only=args.stored_vectors_only)
     embedder = root.embedder
     root.close()
     queries = [json.loads(line)["text"] for line in QUERIES.open()][: args.queries]
 
-    report: dict = {"uptime_before": _uptime(), "base_chunks": int(vectors.shape[0]), "sizes": {}}
+    report: dict = {
+        "uptime_before": _uptime(),
+        "base_chunks": int(vectors.shape[0]),
+        "base_chunks_with_own_vector": own_vectors,
+        "sizes": {},
+    }
     engines = {}
     for n in sizes:
         settings = root_settings.with_(data_dir=cache / str(n), database_url=None)

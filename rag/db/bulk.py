@@ -89,7 +89,10 @@ def collection_chunk_count(conn: psycopg.Connection, name: str) -> int | None:
 
 
 def drop_collection(conn: psycopg.Connection, name: str) -> None:
-    """Delete the collection ``name`` with its documents, chunks, postings and statistics (cascade)."""
+    """Delete the collection ``name`` with its postings, then (cascade) documents, chunks and statistics."""
+    conn.execute(
+        "DELETE FROM postings WHERE collection_id IN (SELECT id FROM collections WHERE name = %(name)s)", {"name": name}
+    )
     conn.execute("DELETE FROM collections WHERE name = %(name)s", {"name": name})
 
 

@@ -20,7 +20,8 @@ ORDER a posting list; scores are always computed from ``tf``, ``|c|`` and the cu
 never a score.
 
 Every write keeps the rows in the same transaction as the chunks (``rag.db.documents``), under the
-collection's advisory lock; a deleted chunk's postings go by ``ON DELETE CASCADE``.
+collection's advisory lock; a chunk's postings are deleted in the transaction that deletes it
+(:func:`delete_postings`; no foreign key, whose per-row check cost a third of a bulk write).
 """
 
 from __future__ import annotations
@@ -61,6 +62,11 @@ CROSS JOIN LATERAL (SELECT coalesce(cardinality(u.positions), 1) AS tf) t
 WHERE c.document_id = ANY(%(document_ids)s)
 """
 
+DELETE_POSTINGS = """
+DELETE FROM postings
+WHERE chunk_id IN (SELECT id FROM chunks WHERE collection_id = %(collection_id)s AND document_id = ANY(%(document_ids)s))
+"""
+
 AVGDL_NOW_AND_STORED = """
 SELECT greatest(lexeme_total::float8 / nullif(chunk_count, 0), 1.0), impact_avgdl
 FROM collections WHERE id = %(collection_id)s
@@ -82,6 +88,12 @@ def add_postings(conn: psycopg.Connection, collection_id: int, document_ids: Seq
     params = {"collection_id": collection_id, "document_ids": list(document_ids), "k1": IMPACT_K1, "b": IMPACT_B}
     conn.execute(SET_FIRST_IMPACT_AVGDL, params)
     conn.execute(ADD_POSTINGS, params)
+
+
+def delete_postings(conn: psycopg.Connection, collection_id: int, document_ids: Sequence[int]) -> None:
+    """Delete the posting rows of the documents' chunks (call in the transaction deleting them);
+    ids of other collections' documents are ignored."""
+    conn.execute(DELETE_POSTINGS, {"collection_id": collection_id, "document_ids": list(document_ids)})
 
 
 def refresh_impacts(conn: psycopg.Connection, collection_id: int, *, drift: float = AVGDL_DRIFT) -> bool:
