@@ -56,7 +56,7 @@ from rag.db.search import Filters, bm25_search, vector_search  # noqa: E402
 from rag.engine import Engine  # noqa: E402
 from rag.evaluation.metrics import latency_summary  # noqa: E402
 from rag.loaders import load_path  # noqa: E402
-from rag.models import ChunkDraft, LoadedDocument  # noqa: E402
+from rag.models import ChunkDraft  # noqa: E402
 from rag.retrieval import SearchParams  # noqa: E402
 
 DATA = Path("/work/shared/data")
@@ -64,6 +64,8 @@ CORPORA = (DATA / "scifact" / "corpus.jsonl", DATA / "clapnq-dev" / "corpus.json
 QUERIES = DATA / "scifact" / "queries.jsonl"
 REPLACED_WORDS = 0.15
 BATCH_CHUNKS = 4000
+NOISE = 0.3
+"""Norm of the Gaussian noise added to a copied vector (``--noise``): cosine about 0.96 to its base."""
 
 
 def base_chunks(
@@ -97,7 +99,9 @@ def base_chunks(
         order = np.random.default_rng(0).permutation(len(documents))
         groups = []
         for i in order:
-            chunks = chunk_document(documents[i], engine.embedder, settings.chunk_size, settings.chunk_overlap)
+            chunks = chunk_document(
+                documents[i], engine.embedder, settings.chunk_size, settings.chunk_overlap
+            )
             if chunks:
                 groups.append((replace(documents[i], sections=()), chunks))
         cache.mkdir(parents=True, exist_ok=True)
@@ -111,14 +115,31 @@ def base_chunks(
     own = sum(sha in stored for sha in shas)
     if stored_only:
         if not stored:
-            raise SystemExit("no stored vectors to reuse: run `rag eval retrieval` on SciFact first, or drop --stored-vectors-only")
+            raise SystemExit(
+                "no stored vectors to reuse: run `rag eval retrieval` on SciFact first, or drop --stored-vectors-only"
+            )
         donors = list(stored.values())
+        rng = np.random.default_rng(1)
         vectors = np.stack([stored.get(sha, donors[i % len(donors)]) for i, sha in enumerate(shas)])
+        # A borrowed vector gets noise too: exact duplicates would make recall@10 a matter of ties.
+        borrowed = np.array([sha not in stored for sha in shas])
+        noise = rng.normal(
+            0.0, NOISE / np.sqrt(vectors.shape[1]), size=(int(borrowed.sum()), vectors.shape[1])
+        )
+        vectors[borrowed] += noise.astype(np.float32)
+        vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
         return groups, vectors.astype(np.float32), own
     if missing:
         fresh = engine.embedder.embed(missing)
         by_text = dict(zip(missing, fresh, strict=True))
-        stored.update({c.sha256: by_text[c.embedding_input] for _, chunks in groups for c in chunks if c.sha256 not in stored})
+        stored.update(
+            {
+                c.sha256: by_text[c.embedding_input]
+                for _, chunks in groups
+                for c in chunks
+                if c.sha256 not in stored
+            }
+        )
     vectors = np.stack([stored[sha] for sha in shas]).astype(np.float32)
     cache.mkdir(parents=True, exist_ok=True)
     with path.open("wb") as f:
@@ -151,7 +172,9 @@ def generate(groups: list, vectors: np.ndarray, n_chunks: int, noise: float, see
             chunks = chunks[: n_chunks - made]
             base = vectors[start : start + len(chunks)]
             if copy:
-                base = base + rng.normal(0.0, noise / np.sqrt(base.shape[1]), size=base.shape).astype(np.float32)
+                base = base + rng.normal(0.0, noise / np.sqrt(base.shape[1]), size=base.shape).astype(
+                    np.float32
+                )
                 base /= np.linalg.norm(base, axis=1, keepdims=True)
             document = replace(
                 doc,
@@ -159,7 +182,9 @@ def generate(groups: list, vectors: np.ndarray, n_chunks: int, noise: float, see
                 content_sha256=hashlib.sha256(f"{doc.content_sha256}~{copy}".encode()).hexdigest(),
             )
             batch.append(
-                PreparedDocument(document, [perturbed(c, copy, rng, pool) for c in chunks], base.astype(np.float32))
+                PreparedDocument(
+                    document, [perturbed(c, copy, rng, pool) for c in chunks], base.astype(np.float32)
+                )
             )
             made += len(chunks)
             batch_chunks += len(chunks)
@@ -195,7 +220,9 @@ def build(engine: Engine, name: str, groups, vectors, n_chunks: int, noise: floa
         for batch in generate(groups, vectors, n_chunks, noise, seed=len(name)):
             write_documents(conn, collection, batch, model)
             loaded += sum(len(item.chunks) for item in batch)
-            print(f"\r{name}: {loaded:,} chunks, {time.perf_counter() - started:.0f} s", end="", file=sys.stderr)
+            print(
+                f"\r{name}: {loaded:,} chunks, {time.perf_counter() - started:.0f} s", end="", file=sys.stderr
+            )
     load_s = time.perf_counter() - started
     print(file=sys.stderr)
     with autocommit(engine) as conn:
@@ -243,13 +270,15 @@ def measure(engine: Engine, name: str, queries: list[str], exact_queries: int, r
             latency[mode + label] = summary(stages)
     embedder = engine.embedder
     recall: dict[str, float] = {}
+    query_vectors = [embedder.embed_query(query) for query in queries[:recall_queries]]
     with engine.db.connection() as conn:
         for label, filters in (("unfiltered", Filters()), ("filter_1pct", one_percent)):
             hits = []
-            for query in queries[:recall_queries]:
-                vector = embedder.embed_query(query)
+            for vector in query_vectors:
                 approx = vector_search(conn, collection.id, embedder.name, vector, 30, filters=filters)[:10]
-                exact = vector_search(conn, collection.id, embedder.name, vector, 10, filters=filters, exact=True)
+                exact = vector_search(
+                    conn, collection.id, embedder.name, vector, 10, filters=filters, exact=True
+                )
                 truth = {cid for cid, _ in exact}
                 hits.append(len(truth & {cid for cid, _ in approx}) / max(1, len(truth)))
             recall[label] = round(float(np.mean(hits)), 4)
@@ -258,7 +287,9 @@ def measure(engine: Engine, name: str, queries: list[str], exact_queries: int, r
             kwargs = {"k1": 0.9, "b": 0.4}
             approx = bm25_search(conn, collection.id, collection.text_search_config, query, 30, **kwargs)
             started = time.perf_counter()
-            exact = bm25_search(conn, collection.id, collection.text_search_config, query, 30, exact=True, **kwargs)
+            exact = bm25_search(
+                conn, collection.id, collection.text_search_config, query, 30, exact=True, **kwargs
+            )
             exact_ms.append((time.perf_counter() - started) * 1000.0)
             truth = {cid for cid, _ in exact[:10]}
             overlaps.append(len(truth & {cid for cid, _ in approx[:10]}) / max(1, len(truth)))
@@ -270,30 +301,44 @@ def measure(engine: Engine, name: str, queries: list[str], exact_queries: int, r
         "hnsw_recall_at_10": recall,
         "lexical_top10_overlap_with_exact": round(float(np.mean(overlaps)), 4) if overlaps else None,
         "exact_bm25_ms": summary({"exact": exact_ms})["exact"] if exact_ms else None,
-        "size_bytes": {k: v for k, v in sizes.items() if k in {"database", "chunks", "postings", "lexeme_stats"}},
-        "index_bytes": {k: v for k, v in sizes.items() if k.endswith(("_idx", "_pkey")) or k.startswith("chunks_hnsw")},
+        "size_bytes": {
+            k: v for k, v in sizes.items() if k in {"database", "chunks", "postings", "lexeme_stats"}
+        },
+        "index_bytes": {
+            k: v for k, v in sizes.items() if k.endswith(("_idx", "_pkey")) or k.startswith("chunks_hnsw")
+        },
     }
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--chunks", required=True, help="collection size(s), comma-separated, e.g. 10000,100000")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--chunks", required=True, help="collection size(s), comma-separated, e.g. 10000,100000"
+    )
     parser.add_argument("--json", action="store_true", help="print only the JSON object")
     parser.add_argument("--reuse", action="store_true", help="keep a collection that is already fully built")
     parser.add_argument("--queries", type=int, default=100, help="SciFact train queries timed per mode")
     parser.add_argument("--recall-queries", type=int, default=50, help="queries for HNSW recall@10")
     parser.add_argument("--exact-queries", type=int, default=20, help="queries compared with exact BM25")
     parser.add_argument(
-        "--stored-vectors-only", action="store_true", help="embed nothing: reuse stored vectors (see base_chunks)"
+        "--stored-vectors-only",
+        action="store_true",
+        help="embed nothing: reuse stored vectors (see base_chunks)",
     )
-    parser.add_argument("--noise", type=float, default=0.3, help="norm of the noise added to copied vectors")
+    parser.add_argument(
+        "--noise", type=float, default=NOISE, help="norm of the noise added to copied vectors"
+    )
     args = parser.parse_args()
     sizes = [int(s.replace("_", "")) for s in args.chunks.split(",")]
 
     root_settings = Settings.from_env().with_(reranker_model="")
     cache = root_settings.data_dir / "scale"
     root = Engine(root_settings)
-    groups, vectors, own_vectors = base_chunks(root_settings, root, cache, stored_only=args.stored_vectors_only)
+    groups, vectors, own_vectors = base_chunks(
+        root_settings, root, cache, stored_only=args.stored_vectors_only
+    )
     embedder = root.embedder
     root.close()
     queries = [json.loads(line)["text"] for line in QUERIES.open()][: args.queries]
@@ -348,11 +393,15 @@ def _table(report: dict) -> None:
     for n, entry in report["sizes"].items():
         for mode, stages in entry["latency"].items():
             parts = [
-                f"{s} {v['p95_ms']:.0f} ({v['p50_ms']:.0f})" for s, v in stages.items() if s in {"query_embedding", "lexical", "vector"}
+                f"{s} {v['p95_ms']:.0f} ({v['p50_ms']:.0f})"
+                for s, v in stages.items()
+                if s in {"query_embedding", "lexical", "vector"}
             ]
             print(f"{int(n):>9,} {mode:<15} {', '.join(parts):<60} {stages['total']['p95_ms']:>9.0f}")
-        print(f"{int(n):>9,} HNSW recall@10 {entry['hnsw_recall_at_10']}, lexical top-10 overlap with exact "
-              f"{entry['lexical_top10_overlap_with_exact']}, database {entry['size_bytes']['database'] / 2**30:.2f} GiB")
+        print(
+            f"{int(n):>9,} HNSW recall@10 {entry['hnsw_recall_at_10']}, lexical top-10 overlap with exact "
+            f"{entry['lexical_top10_overlap_with_exact']}, database {entry['size_bytes']['database'] / 2**30:.2f} GiB"
+        )
     print(report["uptime_after"])
 
 

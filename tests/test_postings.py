@@ -46,7 +46,8 @@ def _assert_statistics_match_recount(engine) -> None:
     with engine.db.connection() as conn:
         stored_df = dict(
             conn.execute(
-                "SELECT lexeme, doc_freq FROM lexeme_stats WHERE collection_id = %(c)s AND doc_freq > 0", {"c": cid}
+                "SELECT lexeme, doc_freq FROM lexeme_stats WHERE collection_id = %(c)s AND doc_freq > 0",
+                {"c": cid},
             ).fetchall()
         )
         recount_df = dict(
@@ -55,9 +56,12 @@ def _assert_statistics_match_recount(engine) -> None:
                 {"c": cid},
             ).fetchall()
         )
-        totals = conn.execute("SELECT chunk_count, lexeme_total FROM collections WHERE id = %(c)s", {"c": cid}).fetchone()
+        totals = conn.execute(
+            "SELECT chunk_count, lexeme_total FROM collections WHERE id = %(c)s", {"c": cid}
+        ).fetchone()
         recount_totals = conn.execute(
-            "SELECT count(*), coalesce(sum(lexeme_count), 0) FROM chunks WHERE collection_id = %(c)s", {"c": cid}
+            "SELECT count(*), coalesce(sum(lexeme_count), 0) FROM chunks WHERE collection_id = %(c)s",
+            {"c": cid},
         ).fetchone()
         stored_postings = set(
             conn.execute(
@@ -117,7 +121,9 @@ def test_impact_heads_give_exact_bm25_scores(engine, tmp_path):
             # Every term's postings fit in the head: the same chunks, the same scores.
             _assert_same_ranking(bm25_search(conn, collection.id, "english", query, 20, **kwargs), exact)
             # Heads of 3 postings: fewer chunks are seen, but each returned score is its exact score.
-            exact_scores = dict(bm25_search(conn, collection.id, "english", query, 1000, exact=True, **kwargs))
+            exact_scores = dict(
+                bm25_search(conn, collection.id, "english", query, 1000, exact=True, **kwargs)
+            )
             pruned = bm25_search(conn, collection.id, "english", query, 20, head_size=3, **kwargs)
             assert 0 < len(pruned) <= 3 * 4
             assert all(score == pytest.approx(exact_scores[cid]) for cid, score in pruned)
@@ -134,7 +140,9 @@ def test_filtered_search_matches_exact_for_both_strategies(engine, tmp_path, mon
     collection = engine.collection()
     with engine.db.connection() as conn:
         for query in ("cell protein gene", "heart muscle blood"):
-            exact = bm25_search(conn, collection.id, "english", query, 10, k1=0.9, b=0.4, filters=filters, exact=True)
+            exact = bm25_search(
+                conn, collection.id, "english", query, 10, k1=0.9, b=0.4, filters=filters, exact=True
+            )
             found = bm25_search(conn, collection.id, "english", query, 10, k1=0.9, b=0.4, filters=filters)
             assert exact
             _assert_same_ranking(found, exact)
@@ -150,10 +158,13 @@ def test_impacts_are_refreshed_when_the_average_length_drifts(engine, tmp_path):
     list(engine.ingestor().ingest_paths([_write_jsonl(tmp_path / "b.jsonl", long)]))
     cid = engine.collection().id
     with engine.db.connection() as conn:
-        before = conn.execute("SELECT impact_avgdl FROM collections WHERE id = %(c)s", {"c": cid}).fetchone()[0]
+        before = conn.execute("SELECT impact_avgdl FROM collections WHERE id = %(c)s", {"c": cid}).fetchone()[
+            0
+        ]
         assert refresh_impacts(conn, cid) is True
         after, avgdl = conn.execute(
-            "SELECT impact_avgdl, lexeme_total::float8 / chunk_count FROM collections WHERE id = %(c)s", {"c": cid}
+            "SELECT impact_avgdl, lexeme_total::float8 / chunk_count FROM collections WHERE id = %(c)s",
+            {"c": cid},
         ).fetchone()
         assert refresh_impacts(conn, cid) is False  # nothing drifted since
     assert after == pytest.approx(avgdl) and after > 2 * before
@@ -192,7 +203,9 @@ def test_two_ingest_processes_write_one_collection_at_once(engine, tmp_path):
         assert json.loads(out.strip().splitlines()[-1])["new"] == 400
     documents = engine.documents()
     assert len(documents) == 800
-    ids = {name: [d.id for d in documents if d.source_name.startswith(f"{name}.jsonl")] for name in ("a", "b")}
+    ids = {
+        name: [d.id for d in documents if d.source_name.startswith(f"{name}.jsonl")] for name in ("a", "b")
+    }
     # Their transactions interleaved (each process wrote several batches): the writes really raced.
     assert min(ids["a"]) < max(ids["b"]) and min(ids["b"]) < max(ids["a"])
     _assert_statistics_match_recount(engine)

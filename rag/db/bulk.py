@@ -18,9 +18,7 @@ from rag.db.collections import ensure_vector_index, vector_index_name
 POSTINGS_IMPACT_INDEX = "postings_impact_idx"
 """The B-tree of impact-ordered posting lists (migration 5, ``rag.db.postings``)."""
 
-CREATE_POSTINGS_IMPACT_INDEX = (
-    "CREATE INDEX IF NOT EXISTS postings_impact_idx ON postings (collection_id, lexeme, impact DESC, chunk_id)"
-)
+CREATE_POSTINGS_IMPACT_INDEX = "CREATE INDEX IF NOT EXISTS postings_impact_idx ON postings (collection_id, lexeme, impact DESC, chunk_id)"
 
 RELATION_SIZES = """
 SELECT c.relname, pg_total_relation_size(c.oid)
@@ -50,7 +48,8 @@ def build_search_indexes(
         Build time in seconds per index (``postings_impact`` and ``hnsw``).
     """
     conn.execute(
-        "SELECT set_config('maintenance_work_mem', %(mem)s, false)", {"mem": f"{int(maintenance_work_mem_mb)}MB"}
+        "SELECT set_config('maintenance_work_mem', %(mem)s, false)",
+        {"mem": f"{int(maintenance_work_mem_mb)}MB"},
     )
     seconds: dict[str, float] = {}
     started = time.perf_counter()
@@ -64,8 +63,10 @@ def build_search_indexes(
 
 
 def vacuum_analyze(conn: psycopg.Connection) -> None:
-    """VACUUM (ANALYZE) the search tables: planner statistics, and the visibility map that lets the
-    posting-list reads be index-only scans.
+    """VACUUM (ANALYZE) the search tables.
+
+    It refreshes the planner statistics and sets the visibility map that lets the posting-list reads
+    be index-only scans.
 
     Raises:
         psycopg.Error: ``conn`` is inside a transaction (VACUUM cannot run there).
@@ -74,8 +75,10 @@ def vacuum_analyze(conn: psycopg.Connection) -> None:
 
 
 def relation_sizes(conn: psycopg.Connection) -> dict[str, int]:
-    """Bytes per table and index of the schema (``pg_total_relation_size``: a table's figure
-    includes its TOAST data and indexes), plus ``database`` for the whole database."""
+    """Bytes per table and index of the schema, plus ``database`` for the whole database.
+
+    A table's figure is ``pg_total_relation_size``: it includes its TOAST data and indexes.
+    """
     sizes = {str(name): int(size) for name, size in conn.execute(RELATION_SIZES).fetchall()}
     row = conn.execute("SELECT pg_database_size(current_database())").fetchone()
     sizes["database"] = int(row[0]) if row else 0
@@ -91,7 +94,8 @@ def collection_chunk_count(conn: psycopg.Connection, name: str) -> int | None:
 def drop_collection(conn: psycopg.Connection, name: str) -> None:
     """Delete the collection ``name`` with its postings, then (cascade) documents, chunks and statistics."""
     conn.execute(
-        "DELETE FROM postings WHERE collection_id IN (SELECT id FROM collections WHERE name = %(name)s)", {"name": name}
+        "DELETE FROM postings WHERE collection_id IN (SELECT id FROM collections WHERE name = %(name)s)",
+        {"name": name},
     )
     conn.execute("DELETE FROM collections WHERE name = %(name)s", {"name": name})
 

@@ -14,6 +14,8 @@ Design notes:
   document length, and ``lexeme_stats`` / ``collections.chunk_count`` / ``collections.lexeme_total``
   hold document frequencies, N and the average length, maintained in the same transaction as every
   chunk insert or delete (``rag.db.documents``) and read by the BM25 query in ``rag.db.search``.
+  ``postings`` (migration 5) holds one row per (chunk, lexeme) with its tf and BM25 impact, B-tree
+  ordered by impact per term, so a query reads each term's best postings (``rag.db.postings``).
 """
 
 from __future__ import annotations

@@ -45,7 +45,9 @@ At b = 0.4 a 20% longer average moves a chunk's length factor ``1 - b + b * |c| 
 8%, small next to the spread of impacts in a posting list; recomputing rewrites every posting row.
 """
 
-_IMPACT = "t.tf * (%(k1)s + 1.0) / (t.tf + %(k1)s * (1.0 - %(b)s + %(b)s * c.lexeme_count / col.impact_avgdl))"
+_IMPACT = (
+    "t.tf * (%(k1)s + 1.0) / (t.tf + %(k1)s * (1.0 - %(b)s + %(b)s * c.lexeme_count / col.impact_avgdl))"
+)
 
 SET_FIRST_IMPACT_AVGDL = """
 UPDATE collections SET impact_avgdl = greatest(lexeme_total::float8 / chunk_count, 1.0)
@@ -85,14 +87,21 @@ def add_postings(conn: psycopg.Connection, collection_id: int, document_ids: Seq
     The chunks and the collection's ``chunk_count`` / ``lexeme_total`` must already include them:
     the collection's first write fixes ``impact_avgdl`` from its own chunks.
     """
-    params = {"collection_id": collection_id, "document_ids": list(document_ids), "k1": IMPACT_K1, "b": IMPACT_B}
+    params = {
+        "collection_id": collection_id,
+        "document_ids": list(document_ids),
+        "k1": IMPACT_K1,
+        "b": IMPACT_B,
+    }
     conn.execute(SET_FIRST_IMPACT_AVGDL, params)
     conn.execute(ADD_POSTINGS, params)
 
 
 def delete_postings(conn: psycopg.Connection, collection_id: int, document_ids: Sequence[int]) -> None:
-    """Delete the posting rows of the documents' chunks (call in the transaction deleting them);
-    ids of other collections' documents are ignored."""
+    """Delete the posting rows of the documents' chunks (call in the transaction deleting them).
+
+    Ids of other collections' documents are ignored.
+    """
     conn.execute(DELETE_POSTINGS, {"collection_id": collection_id, "document_ids": list(document_ids)})
 
 
@@ -115,6 +124,9 @@ def refresh_impacts(conn: psycopg.Connection, collection_id: int, *, drift: floa
         row = conn.execute(AVGDL_NOW_AND_STORED, params).fetchone()
         if row is None or row[0] is None or row[1] is None or abs(row[0] - row[1]) <= drift * row[1]:
             return False
-        conn.execute("UPDATE collections SET impact_avgdl = %(avgdl)s WHERE id = %(collection_id)s", {**params, "avgdl": row[0]})
+        conn.execute(
+            "UPDATE collections SET impact_avgdl = %(avgdl)s WHERE id = %(collection_id)s",
+            {**params, "avgdl": row[0]},
+        )
         conn.execute(RECOMPUTE_IMPACTS, params)
     return True
