@@ -12,8 +12,8 @@ from ``collections`` / ``lexeme_stats``, which every write keeps current in its 
 the statistics are exact, transactional and incremental: nothing is rebuilt per query or per upload.
 
 Which chunks get scored (:func:`bm25_search`): by default the highest-impact postings of each query
-term (``rag.db.postings``, term-at-a-time after Anh & Moffat), so a query costs about the same at
-10k and 1M chunks; ``exact`` scores every chunk the GIN index on ``chunks.lexemes`` finds, linear in
+term (``rag.db.postings``, term-at-a-time after Anh & Moffat), so a query's work is bounded by its
+term count, not by the collection; ``exact`` scores every chunk the GIN index on ``chunks.lexemes`` finds, linear in
 the collection. Scores are exact either way; docs/performance.md measures what the heads miss.
 """
 
