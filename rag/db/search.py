@@ -68,18 +68,21 @@ ORDER BY score DESC, cand.id
 LIMIT %(limit)s
 """
 
-# Exact BM25 of the chunks in ``candidates`` from their posting rows (primary-key lookups).
+# Exact BM25 of the chunks in ``candidates`` from their posting rows. LATERAL keeps it primary-key
+# lookups per candidate: as a plain join the planner read every posting of the query terms for
+# 1,000 candidates (a 1% filter at 100k chunks: p50 629 ms instead of tens).
 _SCORE_CANDIDATES = """
-SELECT cand.id,
-       sum(idf.idf * (p.tf * (%(k1)s + 1.0))
-           / (p.tf + %(k1)s * (1.0 - %(b)s + %(b)s * c.lexeme_count / corpus.avgdl))) AS score
+SELECT cand.id, s.score
 FROM candidates cand
 JOIN chunks c ON c.id = cand.id
-CROSS JOIN idf
-JOIN postings p ON p.chunk_id = cand.id AND p.lexeme = idf.lexeme
 CROSS JOIN corpus
-GROUP BY cand.id
-ORDER BY score DESC, cand.id
+CROSS JOIN LATERAL (
+    SELECT sum(idf.idf * (p.tf * (%(k1)s + 1.0))
+               / (p.tf + %(k1)s * (1.0 - %(b)s + %(b)s * c.lexeme_count / corpus.avgdl))) AS score
+    FROM idf JOIN postings p ON p.chunk_id = cand.id AND p.lexeme = idf.lexeme
+) s
+WHERE s.score IS NOT NULL
+ORDER BY s.score DESC, cand.id
 LIMIT %(limit)s
 """
 
