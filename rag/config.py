@@ -98,6 +98,9 @@ class Settings:
             ``local/<path>.gguf`` run on llama-cpp-python.
         bm25_k1, bm25_b: Okapi BM25 parameters (``RAG_BM25_K1``, ``RAG_BM25_B``). Defaults 0.9 / 0.4
             are Pyserini's BEIR settings (Kamphuis et al., ECIR 2020; Pyserini ``beir.yaml``).
+        bm25_exact: Score every chunk holding a query term instead of the impact-ordered posting
+            heads (``RAG_BM25_EXACT=1``): the reference for evaluation, linear in the collection
+            (``rag.db.search.bm25_search``).
         rrf_k: Reciprocal rank fusion constant (``RAG_RRF_K``; 60 from Cormack et al., SIGIR 2009).
         candidates: Fused candidates passed to the reranker, N (``RAG_CANDIDATES``).
         top_k: Passages kept for the answer (``RAG_TOP_K``).
@@ -133,6 +136,7 @@ class Settings:
     llm_model: str = DEFAULT_LLM_MODEL
     bm25_k1: float = 0.9
     bm25_b: float = 0.4
+    bm25_exact: bool = False
     rrf_k: int = 60
     candidates: int = 30
     top_k: int = 5
@@ -168,6 +172,7 @@ class Settings:
             llm_model=env.get("RAG_LLM_MODEL") or DEFAULT_LLM_MODEL,
             bm25_k1=_env_float("RAG_BM25_K1", 0.9),
             bm25_b=_env_float("RAG_BM25_B", 0.4),
+            bm25_exact=env.get("RAG_BM25_EXACT", "").strip().lower() in {"1", "true", "yes"},
             rrf_k=_env_int("RAG_RRF_K", 60),
             candidates=_env_int("RAG_CANDIDATES", 30),
             top_k=_env_int("RAG_TOP_K", 5),

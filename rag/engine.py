@@ -690,7 +690,13 @@ class Engine:
         """SearchParams from the settings (``rerank`` when a reranker loads, else ``hybrid``)."""
         s = self.settings
         params = SearchParams(
-            mode="rerank", k=s.top_k, candidates=s.candidates, rrf_k=float(s.rrf_k), k1=s.bm25_k1, b=s.bm25_b
+            mode="rerank",
+            k=s.top_k,
+            candidates=s.candidates,
+            rrf_k=float(s.rrf_k),
+            k1=s.bm25_k1,
+            b=s.bm25_b,
+            exact_bm25=s.bm25_exact,
         )
         return replace(params, **overrides)
 

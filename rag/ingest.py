@@ -39,13 +39,15 @@ from rag.db.collections import (
 )
 from rag.db.documents import PreparedDocument, analyze, find_existing, write_documents
 from rag.db.embeddings import reusable_embeddings
+from rag.db.postings import refresh_impacts
 from rag.embedding import Embedder
 from rag.errors import DatabaseError, EmptyDocument, RagError
 from rag.loaders import LoadOptions, iter_files, load_bytes, load_path
 from rag.models import IngestResult, LoadedDocument
 
 ANALYZE_AFTER_CHUNKS = 500
-"""Chunks written by one ingest after which the planner statistics are refreshed (``ANALYZE``).
+"""Chunks written by one ingest after which the planner statistics are refreshed (``ANALYZE``) and
+the BM25 impacts recomputed if the average chunk length drifted (``rag.db.postings.refresh_impacts``).
 
 Autovacuum analyzes a table only after 10% of it changed, and later; a fresh collection queried
 before that can be planned as if empty.
@@ -196,6 +198,7 @@ class Ingestor:
         self._claims = None
         if self.chunks_done - chunks_before >= ANALYZE_AFTER_CHUNKS:
             with self.db.connection() as conn:
+                refresh_impacts(conn, self.collection.id)
                 analyze(conn)
 
     def _report(self, stage: Stage, source_name: str) -> None:

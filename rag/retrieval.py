@@ -40,6 +40,8 @@ class SearchParams:
         rrf_k: RRF constant. lexical_weight, vector_weight: RRF list weights.
         ef_search: HNSW ``ef_search``; ``None`` derives it from the candidate count.
         k1, b: BM25 parameters.
+        exact_bm25: Score every chunk holding a query term (the evaluation reference) instead of the
+            impact-ordered posting heads (``rag.db.search.bm25_search``).
         filters: Document id / media type filters.
     """
 
@@ -52,6 +54,7 @@ class SearchParams:
     ef_search: int | None = None
     k1: float = 0.9
     b: float = 0.4
+    exact_bm25: bool = False
     filters: Filters = field(default_factory=Filters)
 
     def to_dict(self) -> dict[str, Any]:
@@ -180,6 +183,7 @@ def retrieve(
             k1=params.k1,
             b=params.b,
             filters=params.filters,
+            exact=params.exact_bm25,
         )
         timings["lexical"] = _ms(started)
     if params.mode != "lexical":

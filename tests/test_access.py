@@ -67,6 +67,7 @@ TABLE_ROWS = [
     ("documents", "collection_id = %(collection_id)s"),
     ("chunks", "collection_id = %(collection_id)s"),
     ("lexeme_stats", "collection_id = %(collection_id)s"),
+    ("postings", "collection_id = %(collection_id)s"),
     ("conversations", "id = %(conversation_id)s"),
     ("messages", "conversation_id = %(conversation_id)s"),
     ("eval_runs", "id = %(run_id)s"),

@@ -3,7 +3,8 @@
 Who may see what (docs/deployment.md has the operator's view):
 
 - ``collections.owner`` and ``collection_members`` (``read`` or ``write``) decide a collection's
-  readers and writers; ``documents``, ``chunks`` and ``lexeme_stats`` follow their collection.
+  readers and writers; ``documents``, ``chunks``, ``lexeme_stats`` and ``postings`` follow their
+  collection.
 - ``conversations`` (with their ``messages``) and ``eval_runs`` belong to the user who made them.
 - ``preferences`` are the installation's: everyone reads them, only the local operator
   (:data:`rag.users.LOCAL_USER`, i.e. the CLI on the server) changes them; keys under
@@ -71,7 +72,7 @@ BEGIN
     -- ANALYZE after a bulk load (rag.db.documents.analyze) needs MAINTAIN, new in PostgreSQL 17; on
     -- older servers rag_app's ANALYZE is skipped with a warning and autovacuum analyzes instead.
     IF current_setting('server_version_num')::int >= 170000 THEN
-        EXECUTE 'GRANT MAINTAIN ON chunks, documents, lexeme_stats TO rag_app';
+        EXECUTE 'GRANT MAINTAIN ON chunks, documents, lexeme_stats, postings TO rag_app';
     END IF;
     -- Under RLS PostgreSQL uses a query's condition as an index condition only if its function is
     -- LEAKPROOF, and tsvector @@ tsquery (ts_match_vq) is not marked so: BM25 then loses the GIN
@@ -162,7 +163,8 @@ CREATE POLICY members_managed_by_owner ON collection_members FOR ALL
 
 """
     + "".join(
-        _COLLECTION_ROWS_POLICIES.format(table=table) for table in ("documents", "chunks", "lexeme_stats")
+        _COLLECTION_ROWS_POLICIES.format(table=table)
+        for table in ("documents", "chunks", "lexeme_stats", "postings")
     )
     + """
 ALTER TABLE conversations ENABLE ROW LEVEL SECURITY;

@@ -3,7 +3,8 @@
 Write path (pgvector-python ``examples/loading``): chunks go into a session temp table by binary
 COPY, then one ``INSERT ... SELECT`` computes each chunk's ``tsvector`` with the collection's
 text-search configuration, and the BM25 statistics (``lexeme_stats``, ``collections.chunk_count``,
-``collections.lexeme_total``) are updated in the same transaction. Writers to one collection are
+``collections.lexeme_total``) and the impact-ordered posting rows (``rag.db.postings``) are updated in
+the same transaction. Writers to one collection are
 serialised by a transaction-level advisory lock so BM25 statistics never race.
 """
 
@@ -17,6 +18,7 @@ import psycopg
 from psycopg.types.json import Jsonb
 
 from rag.db.collections import Collection, lock_collection
+from rag.db.postings import add_postings, delete_postings
 from rag.models import ChunkDraft, LoadedDocument
 
 
@@ -141,8 +143,9 @@ WHERE s.collection_id = %(collection_id)s AND s.lexeme = gone.lexeme
 
 
 def _delete_documents_in_tx(conn: psycopg.Connection, collection_id: int, document_ids: list[int]) -> int:
-    """Subtract the documents' BM25 statistics, then delete them (chunks cascade)."""
+    """Subtract the documents' BM25 statistics and postings, then delete them (chunks cascade)."""
     params = {"collection_id": collection_id, "document_ids": document_ids}
+    delete_postings(conn, collection_id, document_ids)
     conn.execute(SUBTRACT_LEXEME_STATS, params)
     conn.execute(ADD_COLLECTION_TOTALS, {**params, "sign": -1})
     conn.execute("DELETE FROM lexeme_stats WHERE collection_id = %(collection_id)s AND doc_freq <= 0", params)
@@ -183,25 +186,34 @@ def write_documents(
         replaced = [item.replaces_id for item in items if item.replaces_id is not None]
         if replaced:
             _delete_documents_in_tx(conn, collection.id, replaced)
-        document_ids: list[int] = []
-        for item in items:
-            doc = item.document
-            row = conn.execute(
-                INSERT_DOCUMENT,
+        # One pipelined round trip for all documents (an INSERT per document cost 18 ms each on a
+        # loaded machine, more than the chunks' COPY); RETURNING gives one result set per row.
+        cursor = conn.cursor()
+        cursor.executemany(
+            INSERT_DOCUMENT,
+            [
                 {
                     "collection_id": collection.id,
-                    "title": doc.title,
-                    "source_name": doc.source_name,
-                    "media_type": doc.media_type,
-                    "size_bytes": doc.size_bytes,
-                    "sha256": doc.content_sha256,
-                    "external_id": doc.external_id,
-                    "metadata": Jsonb(doc.metadata),
-                    "page_count": doc.page_count,
-                },
-            ).fetchone()
+                    "title": item.document.title,
+                    "source_name": item.document.source_name,
+                    "media_type": item.document.media_type,
+                    "size_bytes": item.document.size_bytes,
+                    "sha256": item.document.content_sha256,
+                    "external_id": item.document.external_id,
+                    "metadata": Jsonb(item.document.metadata),
+                    "page_count": item.document.page_count,
+                }
+                for item in items
+            ],
+            returning=True,
+        )
+        document_ids: list[int] = []
+        while True:
+            row = cursor.fetchone()
             assert row is not None
             document_ids.append(row[0])
+            if not cursor.nextset():
+                break
         conn.execute(_CREATE_STAGING)
         with conn.cursor().copy(_COPY_STAGING) as copy:
             copy.set_types(_STAGING_TYPES)
@@ -232,6 +244,7 @@ def write_documents(
         conn.execute(INSERT_CHUNKS_FROM_STAGING, params)
         conn.execute(ADD_LEXEME_STATS, params)
         conn.execute(ADD_COLLECTION_TOTALS, {**params, "sign": 1})
+        add_postings(conn, collection.id, document_ids)
     return document_ids
 
 
@@ -246,7 +259,7 @@ def delete_documents(conn: psycopg.Connection, collection: Collection, document_
         return _delete_documents_in_tx(conn, collection.id, list(document_ids))
 
 
-ANALYZE_TABLES = "ANALYZE chunks, documents, lexeme_stats"
+ANALYZE_TABLES = "ANALYZE chunks, documents, lexeme_stats, postings"
 
 
 def analyze(conn: psycopg.Connection) -> None:

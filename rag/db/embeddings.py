@@ -20,6 +20,13 @@ REUSABLE_EMBEDDINGS = """
 SELECT DISTINCT ON (sha256) sha256, embedding FROM chunks
 WHERE sha256 = ANY(%(shas)s) AND embedding_model = %(model)s AND embedding IS NOT NULL
 """
+# Three range probes of the (collection_id, embedding_model) B-tree: O(log n) however large the
+# collection, where the GROUP BY below reads every chunk of it (linear in the collection).
+ANY_OTHER_MODEL = """
+SELECT EXISTS (SELECT 1 FROM chunks WHERE collection_id = %(collection_id)s AND embedding_model IS NULL)
+    OR EXISTS (SELECT 1 FROM chunks WHERE collection_id = %(collection_id)s AND embedding_model < %(model)s)
+    OR EXISTS (SELECT 1 FROM chunks WHERE collection_id = %(collection_id)s AND embedding_model > %(model)s)
+"""
 OTHER_MODELS = """
 SELECT embedding_model, count(*) FROM chunks
 WHERE collection_id = %(collection_id)s AND embedding_model IS DISTINCT FROM %(model)s
@@ -72,7 +79,11 @@ def check_embedding_model(conn: psycopg.Connection, collection: Collection, mode
     Raises:
         EmbeddingModelMismatch: names the stored model(s) and the two ways out.
     """
-    rows = conn.execute(OTHER_MODELS, {"collection_id": collection.id, "model": model}).fetchall()
+    params = {"collection_id": collection.id, "model": model}
+    other = conn.execute(ANY_OTHER_MODEL, params).fetchone()
+    if not other or not other[0]:
+        return
+    rows = conn.execute(OTHER_MODELS, params).fetchall()
     if rows:
         stored = ", ".join(f"{name or 'none'} ({count} chunks)" for name, count in rows)
         raise EmbeddingModelMismatch(
