@@ -550,7 +550,8 @@ class Engine:
             text_search_config=text_search_config,
             embedding_batch_size=settings.embedding_batch_size,
         )
-        _check_writable(ingestor.collection)
+        if ingestor.existing_collection is not None:  # a new one is created owned by the acting user
+            _check_writable(ingestor.existing_collection)
         return ingestor
 
     def load_options(self, **changes: Any) -> LoadOptions:

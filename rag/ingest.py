@@ -196,9 +196,9 @@ class Ingestor:
             if in_flight is not None:
                 yield from in_flight.result()
         self._claims = None
-        if self.chunks_done - chunks_before >= ANALYZE_AFTER_CHUNKS:
+        if self._collection is not None and self.chunks_done - chunks_before >= ANALYZE_AFTER_CHUNKS:
             with self.db.connection() as conn:
-                refresh_impacts(conn, self.collection.id)
+                refresh_impacts(conn, self._collection.id)
                 analyze(conn)
 
     def _report(self, stage: Stage, source_name: str) -> None:
@@ -295,6 +295,11 @@ class Ingestor:
             )
         self.embedded += len(missing)
         return done, prepared
+
+    @property
+    def existing_collection(self) -> Collection | None:
+        """The target collection when it exists already (``None`` until the first document creates it)."""
+        return self._collection
 
     def _target(self) -> Collection:
         """The collection, created now if this is its first document (main thread, before a write)."""

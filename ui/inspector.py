@@ -8,7 +8,7 @@ import altair as alt
 import streamlit as st
 
 from rag import MODES, Candidate, Filters, SearchParams
-from ui.tables import candidates_frame, timings_frame
+from ui.tables import MISSING, candidates_frame, timings_frame
 
 MODE_LABELS: dict[str, str] = {
     "lexical": "lexical (BM25 only)",
@@ -84,8 +84,14 @@ def params_inputs(defaults: SearchParams, key: str, filters: Filters) -> SearchP
 def render_candidates(candidates: Sequence[Candidate], key: str) -> None:
     """The candidate table: ranks and scores of every stage, movement vs the fused rank, kept/cut."""
     frame = candidates_frame(candidates)
+    # A stage that did not see a candidate (no BM25 hit, not reranked) has no value: shown as "—",
+    # not "None"; the Styler keeps the numbers sortable.
+    styled = frame.style.format(
+        {"BM25": "{:.3f}", "cosine distance": "{:.3f}", "RRF score": "{:.4f}", "rerank score": "{:.3f}"},
+        na_rep=MISSING,
+    )
     st.dataframe(
-        frame,
+        styled,
         hide_index=True,
         width="stretch",
         key=key,
@@ -93,10 +99,6 @@ def render_candidates(candidates: Sequence[Candidate], key: str) -> None:
             "moved": st.column_config.TextColumn(
                 "moved", help="Places gained (▲) or lost (▼) vs the fused rank"
             ),
-            "BM25": st.column_config.NumberColumn("BM25", format="%.3f"),
-            "cosine distance": st.column_config.NumberColumn("cosine distance", format="%.3f"),
-            "RRF score": st.column_config.NumberColumn("RRF score", format="%.4f"),
-            "rerank score": st.column_config.NumberColumn("rerank score", format="%.3f"),
             "passage": st.column_config.TextColumn("passage", width="large"),
         },
     )

@@ -112,7 +112,7 @@ CREATE INDEX eval_runs_owner_idx ON eval_runs (owner, id DESC);
 
 -- Nobody changes who owns a row: UPDATE only on the columns the app writes.
 REVOKE UPDATE ON collections, conversations, eval_runs FROM rag_app;
-GRANT UPDATE (settings, chunk_count, lexeme_total) ON collections TO rag_app;
+GRANT UPDATE (settings, chunk_count, lexeme_total, impact_avgdl) ON collections TO rag_app;
 GRANT UPDATE (title, collection_id, updated_at) ON conversations TO rag_app;
 
 CREATE FUNCTION rag_readable_collections() RETURNS bigint[] LANGUAGE sql STABLE SECURITY DEFINER

@@ -99,7 +99,7 @@ def _title(soup: BeautifulSoup) -> str:
     """``<title>`` (else the first ``<h1>``), followed by the parent page's title when the page names one.
 
     The parent is ``<link rel="up" title=...>`` (DocBook, and any generator that follows HTML 4's link
-    types) or the last breadcrumb of a Sphinx "related" bar, so a section page such as DocBook's
+    types), DocBook's navigation-header ``<a accesskey="u" title=...>``, or the last breadcrumb of a Sphinx "related" bar, so a section page such as DocBook's
     "71.1. Introduction" becomes "71.1. Introduction — Chapter 71. BRIN Indexes". In a Sphinx title
     "Introduction — Python 3.11 documentation" the parent goes before the site name.
     """
@@ -109,7 +109,9 @@ def _title(soup: BeautifulSoup) -> str:
         first_h1 = soup.find("h1")
         title = _html_text(first_h1) if first_h1 is not None else ""
     parent = ""
-    up = soup.find("link", rel="up")
+    # DocBook XSL names the parent in <link rel="up"> or, when the page has no <head> links, in
+    # the navigation header's "Up" link (accesskey="u").
+    up = soup.find("link", rel="up") or soup.find("a", accesskey="u")
     if up is not None and isinstance(up.get("title"), str):
         parent = " ".join(str(up["title"]).split())
     else:
