@@ -70,13 +70,13 @@ class _Meter:
     def length(self, text: str) -> int:
         """Return the tokens of ``text`` without special tokens (the splitter's length function).
 
-        At least ``len(text) / MAX_CHARS_PER_TOKEN``, rounded up (see :data:`MAX_CHARS_PER_TOKEN`).
+        No character floor here: the splitter sums its pieces' lengths, and a floor on single
+        characters would make every character a token. :meth:`count` applies the floor to the
+        joined passage, and a passage over it is cut by :func:`_split_by_tokens`.
         """
         n = self._lengths.get(text)
         if n is None:
-            n = self._lengths[text] = max(
-                len(self.embedder.tokenize(text)), -(-len(text) // MAX_CHARS_PER_TOKEN)
-            )
+            n = self._lengths[text] = len(self.embedder.tokenize(text))
         return n
 
     def count(self, text: str) -> int:

@@ -379,7 +379,8 @@ def test_reload_keeps_the_collection_and_the_conversation_through_the_url(seeded
     assert at.query_params["collection"] == seeded.settings.collection
 
     # A reload is a new session with the same URL; the engine's default would be another collection.
-    monkeypatch.setattr(seeded, "default_collection", lambda: "some-other-collection")
+    # On the class: the pages get a per-user view of the engine, not this instance.
+    monkeypatch.setattr(type(seeded), "default_collection", lambda self: "some-other-collection")
     from streamlit.testing.v1 import AppTest
 
     reloaded = AppTest.from_file(APP, default_timeout=30)
