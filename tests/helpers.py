@@ -36,3 +36,30 @@ def make_encrypted_pdf(text: str = "secret text") -> bytes:
     out = io.BytesIO()
     writer.write(out)
     return out.getvalue()
+
+
+def assert_bm25_statistics_match_recount(engine) -> None:
+    """The incrementally maintained BM25 statistics equal a recomputation from the chunks."""
+    with engine.db.connection() as conn:
+        cid = engine.collection().id
+        stored = dict(
+            conn.execute(
+                "SELECT lexeme, doc_freq FROM lexeme_stats WHERE collection_id = %(c)s AND doc_freq > 0",
+                {"c": cid},
+            ).fetchall()
+        )
+        recomputed = dict(
+            conn.execute(
+                "SELECT u.lexeme, count(*) FROM chunks ch, unnest(ch.lexemes) u WHERE ch.collection_id = %(c)s GROUP BY 1",
+                {"c": cid},
+            ).fetchall()
+        )
+        totals = conn.execute(
+            "SELECT chunk_count, lexeme_total FROM collections WHERE id = %(c)s", {"c": cid}
+        ).fetchone()
+        actual = conn.execute(
+            "SELECT count(*), coalesce(sum(lexeme_count), 0) FROM chunks WHERE collection_id = %(c)s",
+            {"c": cid},
+        ).fetchone()
+    assert stored == recomputed
+    assert tuple(totals) == tuple(actual)

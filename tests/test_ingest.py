@@ -7,7 +7,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from helpers import make_blank_pdf, make_encrypted_pdf, make_pdf
+from helpers import assert_bm25_statistics_match_recount, make_blank_pdf, make_encrypted_pdf, make_pdf
 from rag.db.documents import PreparedDocument, write_documents
 from rag.db.migrations import MIGRATIONS, applied_migrations, migrate
 from rag.errors import NotFound
@@ -29,33 +29,6 @@ def _counts(engine) -> tuple[int, int, int]:
         ).fetchone()
 
 
-def _bm25_stats_consistent(engine) -> None:
-    """The incrementally maintained BM25 statistics equal a recomputation from the chunks."""
-    with engine.db.connection() as conn:
-        cid = engine.collection().id
-        stored = dict(
-            conn.execute(
-                "SELECT lexeme, doc_freq FROM lexeme_stats WHERE collection_id = %(c)s AND doc_freq > 0",
-                {"c": cid},
-            ).fetchall()
-        )
-        recomputed = dict(
-            conn.execute(
-                "SELECT u.lexeme, count(*) FROM chunks ch, unnest(ch.lexemes) u WHERE ch.collection_id = %(c)s GROUP BY 1",
-                {"c": cid},
-            ).fetchall()
-        )
-        totals = conn.execute(
-            "SELECT chunk_count, lexeme_total FROM collections WHERE id = %(c)s", {"c": cid}
-        ).fetchone()
-        actual = conn.execute(
-            "SELECT count(*), coalesce(sum(lexeme_count), 0) FROM chunks WHERE collection_id = %(c)s",
-            {"c": cid},
-        ).fetchone()
-    assert stored == recomputed
-    assert tuple(totals) == tuple(actual)
-
-
 def test_new_unchanged_replaced_and_delete_cascade(engine):
     ingestor = engine.ingestor()
     text = "\n\n".join(PARAGRAPHS)
@@ -74,7 +47,7 @@ def test_new_unchanged_replaced_and_delete_cascade(engine):
         engine.chunks(first.document_id)
     docs = engine.documents()
     assert [d.id for d in docs] == [replaced.document_id]
-    _bm25_stats_consistent(engine)
+    assert_bm25_statistics_match_recount(engine)
     with engine.db.connection() as conn:
         assert (
             conn.execute(
@@ -86,7 +59,7 @@ def test_new_unchanged_replaced_and_delete_cascade(engine):
 
     assert engine.delete_documents([replaced.document_id]) == 1
     assert _counts(engine) == (0, 0, 0)
-    _bm25_stats_consistent(engine)
+    assert_bm25_statistics_match_recount(engine)
 
 
 def test_multi_page_pdf_keeps_pages(engine):
