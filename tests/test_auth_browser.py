@@ -126,7 +126,9 @@ def test_two_users_through_a_trusted_proxy_header(seeded_server, browser, tmp_pa
     bob = signed_in_page(browser, url, BOB)
     expect(bob.get_by_text(f"Signed in as {BOB}")).to_be_visible()
     open_page(bob, "Corpus")
-    expect(bob.get_by_text("has no documents yet")).to_be_visible()  # "default" is Alice's
+    # Bob's default is his own collection with documents; Alice's "default" is not his to see.
+    expect(bob.get_by_text("1 document in")).to_be_visible()
+    expect(bob.get_by_text("bob-notes").first).to_be_visible()
     expect(bob.get_by_text("bees.txt")).to_have_count(0)
     assert engine.for_user(BOB).conversations() == []
     bob.screenshot(path=str(tmp_path / "bob-corpus.png"))
@@ -146,9 +148,8 @@ def test_two_users_through_a_trusted_proxy_header(seeded_server, browser, tmp_pa
     alice.screenshot(path=str(SCREENSHOTS / "sharing.png"))
     assert engine.for_user(BOB).collection("default").access == "read"
 
-    bob.reload()
+    bob.goto(f"{url}/corpus?collection=default")  # a new session that opens Alice's collection
     wait_idle(bob)
-    open_page(bob, "Corpus")
     expect(bob.get_by_text("1 document in")).to_be_visible()
     expect(bob.get_by_text(f"Shared with you by {ALICE}")).to_be_visible()
     assert engine.for_user(BOB).conversations() == []  # sharing a collection shares no conversation

@@ -105,6 +105,9 @@ def walk_every_page(page, server: str, base: str, shots: Path) -> None:
         files=[{"name": "manual.md", "mimeType": "text/markdown", "buffer": hostile_markdown(base)}]
     )
     wait_idle(page)
+    page.get_by_text("Preview the chunks of a file").click()  # previews run on request
+    page.get_by_role("button", name="Show chunks").click()
+    wait_idle(page)
     expect(page.get_by_text("the first 20 are shown")).to_be_visible()
     page.get_by_role("button", name="Ingest 1 file(s) into default").click()
     wait_idle(page)
