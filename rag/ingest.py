@@ -5,7 +5,8 @@ and older versions (same source name); only new chunk texts are embedded (an equ
 the stored vector, like simonw/llm ``embed_multi_with_metadata``); a batch is written in one
 transaction (``rag.db.documents.write_documents``) on a background thread while the next batch is embedded,
 so the database work overlaps the model work. When a batch write fails on bad data, its documents are
-retried one per transaction so that one bad document never takes the others down; when the database
+retried one per transaction so that one bad file never takes the others down. The rows of one CSV or
+JSONL file are one unit: they are written in one transaction, all or none. When the database
 is gone (:class:`~rag.errors.DatabaseError`) the ingest stops at once with that error, no retry.
 
 Before a document is embedded it is claimed (:mod:`rag.db.claims`): a document another process is
@@ -176,6 +177,18 @@ class Ingestor:
                         source_name=name, status="failed", error=f"could not read the file: {exc}"
                     )
                     continue
+                if len(documents) > 1:  # the rows of one CSV or JSONL file: all stored or none
+                    if pending:
+                        in_flight, in_flight_keys, results = self._flush(
+                            writer, pending, in_flight, in_flight_keys
+                        )
+                        yield from results
+                        pending, pending_keys, pending_chunks_estimate = [], set(), 0
+                    if in_flight is not None:
+                        yield from in_flight.result()
+                        in_flight, in_flight_keys = None, set()
+                    yield from self._ingest_file(name, documents)
+                    continue
                 for document in documents:
                     keys = _dedup_keys(document)
                     # A second version of a document in the same batch must see the first one stored.
@@ -187,9 +200,7 @@ class Ingestor:
                         pending, pending_keys, pending_chunks_estimate = [], set(), 0
                     pending.append(document)
                     pending_keys |= keys
-                    pending_chunks_estimate += 1 + sum(len(s.text) for s in document.sections) // (
-                        self.chunk_size * 3
-                    )
+                    pending_chunks_estimate += self._estimated_chunks(document)
             if pending:
                 in_flight, in_flight_keys, results = self._flush(writer, pending, in_flight, in_flight_keys)
                 yield from results
@@ -200,6 +211,98 @@ class Ingestor:
             with self.db.connection() as conn:
                 refresh_impacts(conn, self._collection.id)
                 analyze(conn)
+
+    def _estimated_chunks(self, document: LoadedDocument) -> int:
+        """A cheap upper-side guess of a document's chunk count (about 3 characters per token)."""
+        return 1 + sum(len(section.text) for section in document.sections) // (self.chunk_size * 3)
+
+    def _ingest_file(self, name: str, documents: Sequence[LoadedDocument]) -> list[IngestResult]:
+        """Store the documents of one file (the rows of a CSV or JSONL file) together or not at all.
+
+        The rows are claimed, chunked and embedded in batches as usual, but nothing is written until
+        the last batch is ready; then every new row is written in ONE transaction, which also creates
+        the collection if this is its first data. A row that fails (no text after chunking), a failed
+        write, or a crash before the commit leave nothing of the file behind; the file is reported as
+        one ``failed`` result naming the row. Rows repeated byte for byte within the file are stored
+        once and reported ``unchanged``, as when they arrive in two uploads.
+
+        Memory: the file's chunks and ``(n, d)`` float32 embeddings are held until the write, beside
+        the loaded rows the loader already holds. The file-size (``RAG_MAX_FILE_MB``, 50 MiB) and row
+        (:data:`~rag.loaders.guards.MAX_ROWS`, 100,000) limits bound them: chunk text of about the
+        file's characters plus overlap, and 1,536 bytes of embedding per 384-d chunk (an estimate of
+        ~150 MB for a 50 MiB file of short rows; not yet measured).
+
+        Returns:
+            One result per row, or one ``failed`` result for the whole file.
+
+        Raises:
+            DatabaseError: the database stopped answering.
+        """
+        assert self._claims is not None
+        first_row: dict[str, str] = {}  # content sha256 -> source name of its first row
+        unique: list[LoadedDocument] = []
+        repeats: list[LoadedDocument] = []
+        for document in documents:
+            if document.content_sha256 in first_row:
+                repeats.append(document)
+            else:
+                first_row[document.content_sha256] = document.source_name
+                unique.append(document)
+        # Claim every row now, not batch by batch: a second process ingesting the same file at the
+        # same moment then skips it whole instead of storing the rows the first has not reached yet.
+        held = claim_documents(self._claims, self.collection_name, list(first_row))
+        done: list[IngestResult] = []
+        prepared: list[PreparedDocument] = []
+        try:
+            batch: list[LoadedDocument] = []
+            estimate = 0
+            for position, document in enumerate(unique, start=1):
+                batch.append(document)
+                estimate += self._estimated_chunks(document)
+                if estimate < self.batch_chunks and position < len(unique):
+                    continue
+                batch_done, batch_prepared = self._prepare(batch)
+                done.extend(batch_done)
+                prepared.extend(batch_prepared)
+                failed = next((result for result in batch_done if result.status == "failed"), None)
+                if failed is not None:
+                    return self._file_failed(name, f"{failed.source_name}: {failed.error}")
+                batch, estimate = [], 0
+            ids: list[int] = []
+            if prepared:
+                self._report("store", name)
+                try:
+                    with self.db.connection() as conn, conn.transaction():
+                        collection = self._collection or ensure_collection(
+                            conn, self.collection_name, self.text_search_config
+                        )
+                        ids = write_documents(conn, collection, prepared, self.embedder.name)
+                except (DatabaseError, RagError):
+                    raise
+                except Exception as exc:  # bad data, or a row another process stored meanwhile
+                    return self._file_failed(name, f"could not store the file: {exc}")
+                self._collection = collection
+        finally:
+            release_documents(
+                self._claims, self.collection_name, [item.document.content_sha256 for item in prepared]
+            )
+            release_documents(self._claims, self.collection_name, held)
+        results = [self._stored(item, doc_id) for item, doc_id in zip(prepared, ids, strict=True)] + done
+        id_of = {result.source_name: result.document_id for result in results}
+        results += [
+            IngestResult(
+                document.source_name,
+                "unchanged",
+                document_id=id_of.get(first_row[document.content_sha256]),
+            )
+            for document in repeats
+        ]
+        self.documents_done += len(results)
+        return results
+
+    def _file_failed(self, name: str, reason: str) -> list[IngestResult]:
+        self.documents_done += 1
+        return [IngestResult(name, "failed", error=f"{reason}; nothing from {name} was stored")]
 
     def _report(self, stage: Stage, source_name: str) -> None:
         if self.on_progress is not None:

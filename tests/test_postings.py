@@ -154,10 +154,16 @@ def test_impacts_are_refreshed_when_the_average_length_drifts(engine, tmp_path):
 
 def test_two_ingest_processes_write_one_collection_at_once(engine, tmp_path):
     rng = random.Random(13)
-    files = []
+    folders = []
     for name in ("a", "b"):
-        rows = [_document(rng, f"{name}{i}", rng.randint(20, 60)) for i in range(400)]
-        files.append(_write_jsonl(tmp_path / f"{name}.jsonl", rows))
+        # One file per document: the rows of one JSONL file are written in one transaction, so only
+        # separate files give each process several batches to interleave with the other's.
+        folder = tmp_path / name
+        folder.mkdir()
+        for i in range(400):
+            row = _document(rng, f"{name}{i}", rng.randint(20, 60))
+            (folder / f"{row['_id']}.txt").write_text(f"{row['title']}\n\n{row['text']}\n")
+        folders.append(folder)
     env = {
         **os.environ,
         "PYTHONPATH": str(ROOT),
@@ -176,7 +182,7 @@ def test_two_ingest_processes_write_one_collection_at_once(engine, tmp_path):
             stderr=subprocess.PIPE,
             text=True,
         )
-        for path in files
+        for path in folders
     ]
     outputs = [p.communicate(timeout=600) for p in processes]
     for process, (out, err) in zip(processes, outputs, strict=True):
@@ -184,9 +190,7 @@ def test_two_ingest_processes_write_one_collection_at_once(engine, tmp_path):
         assert json.loads(out.strip().splitlines()[-1])["new"] == 400
     documents = engine.documents()
     assert len(documents) == 800
-    ids = {
-        name: [d.id for d in documents if d.source_name.startswith(f"{name}.jsonl")] for name in ("a", "b")
-    }
+    ids = {name: [d.id for d in documents if d.source_name.startswith(name)] for name in ("a", "b")}
     # Their transactions interleaved (each process wrote several batches): the writes really raced.
     assert min(ids["a"]) < max(ids["b"]) and min(ids["b"]) < max(ids["a"])
     _assert_statistics_match_recount(engine)
