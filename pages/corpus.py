@@ -115,8 +115,8 @@ if selected:
     if document.pages_without_text:
         st.caption(
             ":material/warning: " + pages_without_text_note(document.pages_without_text, document.page_count),
-            help="These pages have no text layer, so nothing on them can be found or cited. "
-            "Run the PDF through OCR (e.g. ocrmypdf) and upload it again to index them.",
+            help="These pages have no text layer and OCR found no text on them (blank pages, drawings, "
+            "or scans too faint to read), so nothing on them can be found or cited.",
         )
     with guard():
         st.dataframe(

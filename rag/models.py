@@ -135,8 +135,8 @@ def pages_without_text_note(pages: Sequence[int], page_count: int | None = None)
         page_count: The document's pages, for "3 of 64 pages"; ``None`` leaves it out.
 
     Returns:
-        E.g. ``"3 of 64 pages have no text (1, 8-9), so they are not searchable: scanned images? OCR
-        is not supported yet"``; ``""`` when ``pages`` is empty.
+        E.g. ``"3 of 64 pages have no text (1, 8-9), so they are not searchable: blank pages, or
+        scans OCR could not read"``; ``""`` when ``pages`` is empty.
     """
     if not pages:
         return ""
@@ -153,7 +153,7 @@ def pages_without_text_note(pages: Sequence[int], page_count: int | None = None)
     count = f"{len(pages)} of {page_count} pages" if page_count else f"{len(pages)} page{'' if one else 's'}"
     return (
         f"{count} {'has' if one else 'have'} no text ({shown}), so {'it is' if one else 'they are'} "
-        "not searchable: scanned images? OCR is not supported yet"
+        "not searchable: blank pages, or scans OCR could not read"
     )
 
 

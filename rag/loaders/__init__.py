@@ -102,7 +102,7 @@ def load_bytes(data: bytes, filename: str, options: LoadOptions = LoadOptions())
         EmptyDocument: The file has 0 bytes, or no text after extraction.
         UnsupportedFileType: The extension is not in :data:`SUPPORTED_EXTENSIONS`.
         EncryptedDocument: A PDF needs a password.
-        NoExtractableText: A PDF has no text layer (scanned pages; OCR is not supported).
+        NoExtractableText: A PDF or image has no text, not even through OCR.
         CorruptDocument: The file cannot be parsed (truncated, binary renamed to ``.txt``, bad
             JSONL line...).
         ConfigError: CSV rows mode names a column the file does not have.
