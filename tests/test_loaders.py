@@ -310,8 +310,8 @@ def test_empty_file_raises_empty_document() -> None:
 
 
 def test_unsupported_extension_lists_supported_ones() -> None:
-    with pytest.raises(UnsupportedFileType, match=r"\.pptx.*\.csv, \.docx"):
-        load_bytes(b"data", "slides.pptx")
+    with pytest.raises(UnsupportedFileType, match=r"\.key.*\.csv, \.docx, \.eml, \.epub"):
+        load_bytes(b"data", "slides.key")
     with pytest.raises(UnsupportedFileType):
         load_bytes(b"data", "README")
 

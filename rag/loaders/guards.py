@@ -40,6 +40,11 @@ MAX_XML_BYTES = 16 * MIB
 """Sum of the uncompressed sizes of a DOCX's XML members (bytes); lxml's tree costs several times it."""
 MAX_XML_ELEMENTS = 500_000
 """Markup tags (``<`` characters) in a DOCX's XML members; a 300-page report has about 200,000; python-docx takes minutes past this."""
+MAX_SHEET_XML_BYTES = 64 * MIB
+"""Sum of the uncompressed XML of one XLSX or ODS file (bytes); pandas reads XLSX sheets streaming."""
+MAX_SHEET_XML_ELEMENTS = 2_000_000
+"""Markup tags in one XLSX or ODS file: a cell costs about three (``<c><v>..</v></c>``), so this
+admits the :data:`MAX_CSV_FILE_MODE_ROWS` rows of a table with 30 columns."""
 MAX_HTML_ELEMENTS = 300_000
 """Markup tags (``<`` bytes) in one HTML file; BeautifulSoup keeps about 1 KB per tag."""
 MAX_PDF_PAGES = 5_000
@@ -126,7 +131,14 @@ class OcrClock:
 
 
 def check_zip(
-    data: bytes, filename: str, kind: str = "DOCX", fix: str = "", *, allow_doctype: bool = False
+    data: bytes,
+    filename: str,
+    kind: str = "DOCX",
+    fix: str = "",
+    *,
+    allow_doctype: bool = False,
+    max_xml_bytes: int = MAX_XML_BYTES,
+    max_xml_elements: int = MAX_XML_ELEMENTS,
 ) -> None:
     """Check an Office (DOCX, PPTX, XLSX, ODS) or EPUB zip's members before its library reads them.
 
@@ -142,6 +154,8 @@ def check_zip(
         fix: What to tell the user when a limit is passed; ``""`` for the Word advice.
         allow_doctype: EPUB 2 files declare the XHTML and NCX DTDs: accept a ``<!DOCTYPE`` then, but
             still refuse an ``<!ENTITY`` declaration (where entity expansion lives).
+        max_xml_bytes, max_xml_elements: The XML limits (spreadsheets pass
+            :data:`MAX_SHEET_XML_BYTES` and :data:`MAX_SHEET_XML_ELEMENTS`: three tags per cell).
 
     Raises:
         InputLimitExceeded: More than :data:`MAX_ZIP_MEMBERS` members, :data:`MAX_UNZIPPED_BYTES`
@@ -160,7 +174,7 @@ def check_zip(
         check_count(filename, "decompressed bytes", total, MAX_UNZIPPED_BYTES, fix)
         xml_members = [m for m in members if m.filename.lower().endswith(_XML_SUFFIXES)]
         xml_total = sum(member.file_size for member in xml_members)
-        check_count(filename, "bytes of XML", xml_total, MAX_XML_BYTES, fix)
+        check_count(filename, "bytes of XML", xml_total, max_xml_bytes, fix)
         tags = 0
         try:
             for member in xml_members:
@@ -175,9 +189,9 @@ def check_zip(
                             )
                         head = False
                         tags += block.count(b"<")
-                        if tags > MAX_XML_ELEMENTS:
+                        if tags > max_xml_elements:
                             raise limit_error(
-                                filename, "XML tags", f"over {MAX_XML_ELEMENTS:,}", MAX_XML_ELEMENTS, fix
+                                filename, "XML tags", f"over {max_xml_elements:,}", max_xml_elements, fix
                             )
         except (zipfile.BadZipFile, OSError, EOFError, RuntimeError, ValueError) as exc:
             # zlib.error is an Exception subclass that zipfile may let through: caught by python-docx.
