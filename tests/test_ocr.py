@@ -9,10 +9,10 @@ import io
 
 import pytest
 
+from helpers import TUTORIAL_LINES, make_scanned_pdf, render_text_image
 from rag import ocr
 from rag.errors import CorruptDocument, InputLimitExceeded, NoExtractableText
 from rag.loaders import LoadOptions, guards, load_bytes
-from tests.helpers import TUTORIAL_LINES, make_scanned_pdf, render_text_image
 
 
 @pytest.fixture(scope="module")
@@ -174,3 +174,36 @@ def test_scanned_pdf_past_the_ocr_page_limit_is_refused(page, monkeypatch: pytes
     monkeypatch.setattr(guards, "MAX_OCR_PAGES", 1)
     with pytest.raises(InputLimitExceeded, match="2 scanned pages to OCR, above the limit of 1"):
         load_bytes(make_scanned_pdf([], [image, image]), "long-scan.pdf")
+
+
+# --- the OCR flag through storage, retrieval, citations and progress ----------------------------------
+
+
+def test_ocr_flag_reaches_chunks_candidates_citations_and_page_progress(engine, page) -> None:
+    from rag.answer import Citation
+    from rag.models import ocr_pages_note
+
+    image, _ = page
+    data = make_scanned_pdf(["Lighthouses guide ships at night with a rotating lamp."], [image])
+    events = []
+    (outcome,) = engine.ingest_files(
+        [("mixed.pdf", data)], engine.settings.collection, on_progress=events.append
+    )
+    assert not outcome.failed
+    reading = [event for event in events if event.pages_total]
+    assert [(e.stage, e.pages_done, e.pages_total) for e in reading] == [("parse", 1, 1)]
+    assert 0 < reading[0].fraction <= 0.5  # the OCR half of the file's progress
+
+    (document,) = [d for d in engine.documents() if d.source_name == "mixed.pdf"]
+    assert document.ocr_pages == (2,)
+    assert ocr_pages_note(document.ocr_pages, document.page_count) == "1 of 2 pages was read by OCR (2)"
+    chunks = engine.chunks(document.id)
+    assert {(c.page_start, c.from_ocr) for c in chunks} == {(1, False), (2, True)}
+
+    trace = engine.search("automate a search-and-replace over text files")
+    scanned = [c for c in trace.candidates if c.page_start == 2]
+    typed = [c for c in trace.candidates if c.page_start == 1]
+    assert scanned and all(c.from_ocr for c in scanned)
+    assert typed and not any(c.from_ocr for c in typed)
+    citation = Citation.from_candidate(1, scanned[0])
+    assert citation.from_ocr and Citation.from_dict({**citation.__dict__, "heading_path": []}).from_ocr
