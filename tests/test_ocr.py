@@ -1,4 +1,4 @@
-"""OCR (rag.ocr, RapidOCR) on pages rendered here from real text: scanned PDF pages and images.
+"""OCR (rag.ocr, Tesseract) on pages rendered here from real text: scanned PDF pages and images.
 
 Small on purpose (a page or two each): OCR takes about a second per page on two cores.
 """
