@@ -1,7 +1,9 @@
 """Optical character recognition: text lines with their boxes from an image, and PDF pages as images.
 
 The recogniser is Tesseract 5 (Debian's ``tesseract-ocr`` with ``tesseract-ocr-eng``; ``scripts/setup.sh``
-and the Dockerfile install it), called through ``pytesseract``. It was chosen by measurement over
+and the Dockerfile install it), run as its own command-line program with TSV output (words, boxes,
+confidences); pytesseract does the same, but cannot give the process its own environment, which
+the one-thread setting needs (:func:`_run_tesseract`). It was chosen by measurement over
 RapidOCR (PP-OCRv4 on ONNX Runtime, ``rapidocr-onnxruntime``): on the same rendered Debian Reference
 pages RapidOCR's recogniser ran words together ("Ifyouinstalled a GUIenvironment"), 8-24 %
 character errors against Tesseract's 0.0-0.1 %, at about the same speed (docs/extraction.md,
@@ -131,6 +133,50 @@ def check_pixels(what: str, width: int, height: int) -> None:
         )
 
 
+def _run_tesseract(image: Image.Image) -> str:
+    """Tesseract's TSV for a grey image, fed as PNG on standard input; one process, one thread.
+
+    ``OMP_THREAD_LIMIT=1``: Tesseract's OpenMP threads spin while they wait, and on two busy cores
+    one page took 12.7-15.0 s with them against 2.9-4.5 s without (measured here; the Tesseract
+    FAQ gives the same advice for more than one process at a time).
+    """
+    import io
+    import os
+    import shutil
+    import subprocess
+
+    program = shutil.which("tesseract")
+    if program is None:
+        raise ModelNotAvailable(
+            "OCR needs the tesseract program: install it (Debian/Ubuntu: `apt-get install tesseract-ocr "
+            "tesseract-ocr-eng`, which scripts/setup.sh does when run as root)"
+        )
+    png = io.BytesIO()
+    image.save(png, "PNG", compress_level=1)
+    try:
+        done = subprocess.run(
+            [program, "stdin", "stdout", "-l", OCR_LANGUAGES, "--psm", "3", "tsv"],
+            input=png.getvalue(),
+            capture_output=True,
+            timeout=MAX_OCR_PAGE_SECONDS,
+            env={**os.environ, "OMP_THREAD_LIMIT": "1"},
+            check=False,
+        )
+    except subprocess.TimeoutExpired as exc:  # subprocess.run has killed it
+        raise InputLimitExceeded(
+            f"OCR of one page took more than {MAX_OCR_PAGE_SECONDS} s and was stopped: scan the page again "
+            "at 300 dpi, or split the file"
+        ) from exc
+    if done.returncode != 0:
+        message = done.stderr.decode("utf-8", "replace").strip()
+        if "Failed loading language" in message or "Error opening data file" in message:
+            raise ModelNotAvailable(
+                f"Tesseract has no '{OCR_LANGUAGES}' language data: install tesseract-ocr-{OCR_LANGUAGES}"
+            )
+        raise CorruptDocument(f"OCR failed on the image ({message[-300:]}); check that it is a readable scan")
+    return done.stdout.decode("utf-8", "replace")
+
+
 def recognise(image: Image.Image) -> list[OcrLine]:
     """Find and read the lines of text in an image with Tesseract.
 
@@ -138,8 +184,8 @@ def recognise(image: Image.Image) -> list[OcrLine]:
         image: Any PIL image (converted to 8-bit grey here); a page scanned at 150-300 dpi reads best.
 
     Returns:
-        The lines in reading order (Tesseract's page layout analysis: column by column, top to
-        bottom), each line's words joined by one space; ``[]`` when there is no text.
+        The lines in reading order (Tesseract's page layout analysis, ``--psm 3``: column by column,
+        top to bottom), each line's words joined by one space; ``[]`` when there is no text.
 
     Raises:
         InputLimitExceeded: The image has more than :data:`MAX_OCR_PIXELS` pixels, or Tesseract took
@@ -147,45 +193,25 @@ def recognise(image: Image.Image) -> list[OcrLine]:
         ModelNotAvailable: The ``tesseract`` program or its language data is not installed.
         CorruptDocument: Tesseract failed on the image.
     """
-    import pytesseract
+    import csv
 
     check_pixels("the image", image.width, image.height)
-    grey = image.convert("L")
-    try:
-        data = pytesseract.image_to_data(
-            grey,
-            lang=OCR_LANGUAGES,
-            config="--psm 3",
-            output_type=pytesseract.Output.DICT,
-            timeout=MAX_OCR_PAGE_SECONDS,
-        )
-    except pytesseract.TesseractNotFoundError as exc:
-        raise ModelNotAvailable(
-            "OCR needs the tesseract program: install it (Debian/Ubuntu: `apt-get install tesseract-ocr "
-            "tesseract-ocr-eng`, which scripts/setup.sh does when run as root)"
-        ) from exc
-    except pytesseract.TesseractError as exc:
-        if "Failed loading language" in str(exc) or "Error opening data file" in str(exc):
-            raise ModelNotAvailable(
-                f"Tesseract has no '{OCR_LANGUAGES}' language data: install tesseract-ocr-{OCR_LANGUAGES}"
-            ) from exc
-        raise CorruptDocument(f"OCR failed on the image ({exc}); check that it is a readable scan") from exc
-    except RuntimeError as exc:  # pytesseract's "Tesseract process timeout"
-        raise InputLimitExceeded(
-            f"OCR of one page took more than {MAX_OCR_PAGE_SECONDS} s and was stopped: scan the page again "
-            "at 300 dpi, or split the file"
-        ) from exc
-    words: dict[tuple[int, int, int], list[tuple[str, int, int, int, int, float]]] = {}
-    for index, text in enumerate(data["text"]):
-        text = str(text).strip()
-        confidence = float(data["conf"][index])
+    tsv = _run_tesseract(image.convert("L"))
+    rows = csv.reader(tsv.splitlines(), delimiter="\t", quoting=csv.QUOTE_NONE)
+    header = next(rows, [])
+    column = {name: index for index, name in enumerate(header)}
+    words: dict[tuple[str, str, str], list[tuple[str, int, int, int, int, float]]] = {}
+    for row in rows:
+        if len(row) != len(header):
+            continue
+        text = row[column["text"]].strip()
+        confidence = float(row[column["conf"]])
         if not text or confidence < 0:  # page, block, paragraph and line rows have conf -1
             continue
-        key = (int(data["block_num"][index]), int(data["par_num"][index]), int(data["line_num"][index]))
-        left, top = int(data["left"][index]), int(data["top"][index])
-        words.setdefault(key, []).append(
-            (text, left, top, left + int(data["width"][index]), top + int(data["height"][index]), confidence)
-        )
+        key = (row[column["block_num"]], row[column["par_num"]], row[column["line_num"]])
+        left, top = int(row[column["left"]]), int(row[column["top"]])
+        right, bottom = left + int(row[column["width"]]), top + int(row[column["height"]])
+        words.setdefault(key, []).append((text, left, top, right, bottom, confidence))
     lines = []
     for line_words in words.values():  # dicts keep Tesseract's reading order
         box = (

@@ -11,7 +11,7 @@ import pytest
 
 from helpers import TUTORIAL_LINES, make_scanned_pdf, render_text_image
 from rag import ocr
-from rag.errors import CorruptDocument, InputLimitExceeded, NoExtractableText
+from rag.errors import CorruptDocument, InputLimitExceeded, ModelNotAvailable, NoExtractableText
 from rag.loaders import LoadOptions, guards, load_bytes
 
 
@@ -39,6 +39,14 @@ def test_recognise_reads_the_lines_in_order_with_boxes_and_confidence(page) -> N
     text = ocr.lines_to_text(lines)
     assert text.count("\n") == len(TUTORIAL_LINES) - 1
     assert "search-and-replace" in text and "automate" in text
+
+
+def test_missing_tesseract_names_the_package(page, monkeypatch: pytest.MonkeyPatch) -> None:
+    import shutil
+
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    with pytest.raises(ModelNotAvailable, match="apt-get install tesseract-ocr tesseract-ocr-eng"):
+        ocr.recognise(page[0])
 
 
 def test_blank_image_has_no_lines() -> None:
