@@ -49,6 +49,20 @@ def test_missing_tesseract_names_the_package(page, monkeypatch: pytest.MonkeyPat
         ocr.recognise(page[0])
 
 
+def test_without_tesseract_a_pdf_keeps_its_typed_pages_and_says_why(
+    page, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import shutil
+
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    (document,) = load_bytes(make_scanned_pdf(["Typed page."], [page[0]]), "mixed.pdf")
+    assert [section.page for section in document.sections] == [1]
+    assert document.metadata["pages_without_text"] == [2] and document.metadata["ocr_pages"] == []
+    assert "apt-get install tesseract-ocr" in document.metadata["ocr_unavailable"]
+    with pytest.raises(NoExtractableText, match="apt-get install tesseract-ocr"):
+        load_bytes(make_scanned_pdf([], [page[0]]), "scan.pdf")
+
+
 def test_blank_image_has_no_lines() -> None:
     from PIL import Image
 

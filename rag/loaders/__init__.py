@@ -122,6 +122,8 @@ def load_bytes(data: bytes, filename: str, options: LoadOptions = LoadOptions())
         UnsupportedFileType: The extension is not in :data:`SUPPORTED_EXTENSIONS`.
         EncryptedDocument: A PDF or workbook needs a password, or an EPUB has DRM.
         NoExtractableText: A PDF or image has no text, not even through OCR.
+        ModelNotAvailable: An image needs OCR and Tesseract is not installed (a PDF keeps its typed
+            pages then, with the reason in ``metadata["ocr_unavailable"]``).
         CorruptDocument: The file cannot be parsed (truncated, binary renamed to ``.txt``, bad
             JSONL line...).
         ConfigError: CSV rows mode names a column the file does not have.
