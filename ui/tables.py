@@ -21,6 +21,14 @@ MEDIA_TYPE_NAMES: dict[str, str] = {
     "text/plain": "Text",
     "text/csv": "CSV",
     "application/x-ndjson": "JSONL",
+    "image/png": "PNG",
+    "image/jpeg": "JPEG",
+    "image/tiff": "TIFF",
+    "application/vnd.openxmlformats-officedocument.presentationml.presentation": "PPTX",
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": "XLSX",
+    "application/vnd.oasis.opendocument.spreadsheet": "ODS",
+    "application/epub+zip": "EPUB",
+    "message/rfc822": "Email",
 }
 """Short names of the media types the loaders produce (``rag.loaders``)."""
 
@@ -98,11 +106,15 @@ def documents_frame(documents: Sequence[DocumentInfo]) -> pd.DataFrame:
 
 
 def chunks_frame(chunks: Sequence[ChunkInfo]) -> pd.DataFrame:
-    """One row per chunk: #, pages, section (heading path), tokens, characters, embedding model, text."""
+    """One row per chunk: #, pages, OCR, section, tokens, characters, embedding model, text.
+
+    The OCR column ("OCR" for a chunk read by OCR) is there only when some chunk was.
+    """
     rows = [
         {
             "#": c.ordinal + 1,
             "pages": pages_label(c.page_start, c.page_end),
+            "OCR": "OCR" if c.from_ocr else "",
             "section": " › ".join(c.heading_path),
             "tokens": c.token_count,
             "characters": len(c.text),
@@ -112,8 +124,8 @@ def chunks_frame(chunks: Sequence[ChunkInfo]) -> pd.DataFrame:
         for c in chunks
     ]
     return pd.DataFrame(
-        rows, columns=["#", "pages", "section", "tokens", "characters", "embedding model", "text"]
-    )
+        rows, columns=["#", "pages", "OCR", "section", "tokens", "characters", "embedding model", "text"]
+    ).drop(columns=[] if any(c.from_ocr for c in chunks) else ["OCR"])
 
 
 def fused_ranks(candidates: Sequence[Candidate]) -> dict[int, int]:
