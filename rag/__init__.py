@@ -17,6 +17,7 @@ from rag.db.access import Access, Member, MemberAccess
 from rag.db.collections import Collection
 from rag.db.conversations import Conversation
 from rag.db.listing import ChunkInfo, CollectionSummary, DatabaseStatus, DocumentInfo
+from rag.db.originals import OriginalFile
 from rag.db.runs import StoredRun
 from rag.db.search import Filters
 from rag.engine import Engine, ReembedReport
@@ -46,6 +47,8 @@ from rag.ingest import IngestProgress
 from rag.llm import warm_up
 from rag.loaders import SUPPORTED_EXTENSIONS, LoadOptions
 from rag.models import Candidate, ChunkDraft, IngestResult, SearchMode, pages_without_text_note
+from rag.passage_context import PassageContext
+from rag.pdf_view import CitedPage
 from rag.prompting import ABSTAIN_TEXT
 from rag.rerank import RerankerStatus
 from rag.retrieval import MODES, RetrievalTrace, SearchParams
@@ -72,6 +75,7 @@ __all__ = [
     "ChunkDraft",
     "ChunkInfo",
     "ChunkPreview",
+    "CitedPage",
     "Citation",
     "Collection",
     "CollectionSummary",
@@ -107,6 +111,8 @@ __all__ = [
     "ModelNotAvailable",
     "NoExtractableText",
     "NotFound",
+    "OriginalFile",
+    "PassageContext",
     "PullResult",
     "RagError",
     "ReembedReport",

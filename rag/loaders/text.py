@@ -174,7 +174,7 @@ def single_document(
         page_count: Number of pages (PDF), else ``None``.
 
     Returns:
-        A list holding the one document.
+        A list holding the one document; it keeps ``data`` as its ``original`` (stored with it).
 
     Raises:
         KeyError: The extension of ``filename`` is not in :data:`MEDIA_TYPES`.
@@ -189,6 +189,7 @@ def single_document(
             size_bytes=len(data),
             metadata=metadata or {},
             page_count=page_count,
+            original=data,
         )
     ]
 
