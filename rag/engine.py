@@ -69,7 +69,7 @@ from rag.errors import AccessDenied, ConfigError, ModelDownloadError, NotFound
 from rag.ingest import Ingestor, ProgressCallback
 from rag.loaders import LoadOptions
 from rag.models import Candidate
-from rag.passage_context import CONTEXT_CHUNKS, PassageContext, build_context
+from rag.passage_context import CONTEXT_CHUNKS, MAX_CONTEXT_CHARS, PassageContext, build_context
 from rag.pdf_view import CitedPage, render_cited_page
 from rag.rerank import Reranker, RerankerStatus, load_reranker
 from rag.retrieval import RetrievalTrace, SearchParams, retrieve
@@ -673,10 +673,11 @@ class Engine:
             )
         return found
 
-    def passage_context(self, chunk_id: int) -> PassageContext:
+    def passage_context(self, chunk_id: int, max_chars: int = MAX_CONTEXT_CHARS) -> PassageContext:
         """A cited passage in its section: the heading path and the text before and after it.
 
-        Rebuilt from the stored chunks around it (:mod:`rag.passage_context`), for every format.
+        Rebuilt from the stored chunks around it (:mod:`rag.passage_context`), for every format;
+        at most ``max_chars`` characters of the section on each side (cut at a word, marked "…").
 
         Raises:
             NotFound: the chunk is not stored (its document was deleted or replaced) or not readable.
@@ -684,7 +685,7 @@ class Engine:
         found = self._cited(chunk_id)
         with self.db.connection() as conn:
             neighbours = neighbour_chunks(conn, found.piece.document_id, found.piece.ordinal, CONTEXT_CHUNKS)
-        return build_context(found, neighbours)
+        return build_context(found, neighbours, max_chars)
 
     def cited_pages(self, chunk_id: int, max_pages: int = 3) -> list[CitedPage]:
         """The PDF pages a cited passage covers, rendered as PNG with the passage highlighted.

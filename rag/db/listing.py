@@ -17,7 +17,8 @@ SELECT d.id, c.name, d.title, d.source_name, d.media_type, d.size_bytes, d.page_
        count(ch.id), coalesce(array_agg(DISTINCT ch.embedding_model)
                               FILTER (WHERE ch.embedding_model IS NOT NULL), '{}'),
        d.external_id, d.created_at, d.updated_at,
-       coalesce(d.metadata -> 'pages_without_text', '[]'::jsonb)
+       coalesce(d.metadata -> 'pages_without_text', '[]'::jsonb),
+       EXISTS (SELECT 1 FROM document_originals o WHERE o.document_id = d.id)
 FROM documents d JOIN collections c ON c.id = d.collection_id
 LEFT JOIN chunks ch ON ch.document_id = d.id
 WHERE c.name = %(collection)s
@@ -55,6 +56,8 @@ class DocumentInfo:
         chunk_count: Chunks stored. embedding_models: Models that embedded its chunks.
         pages_without_text: 1-based pages of a PDF with no text layer, not indexed (stored in
             ``documents.metadata`` by the PDF loader); ``()`` for other formats.
+        has_original: Whether its original file is kept (``document_originals``, migration 7): for
+            the Download button and the PDF page viewer.
     """
 
     id: int
@@ -70,6 +73,7 @@ class DocumentInfo:
     created_at: datetime
     updated_at: datetime
     pages_without_text: tuple[int, ...] = ()
+    has_original: bool = False
 
 
 @dataclass(frozen=True)
@@ -158,6 +162,7 @@ def list_documents(
             created_at=r[10],
             updated_at=r[11],
             pages_without_text=tuple(int(page) for page in r[12]),
+            has_original=bool(r[13]),
         )
         for r in rows
     ]
