@@ -9,7 +9,7 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from rag import NotFound, pages_without_text_note
+from rag import NotFound, ocr_pages_note, pages_without_text_note
 from ui import sharing, state
 from ui.errors import guard
 from ui.markdown import bold, markdown_text
@@ -131,11 +131,17 @@ if selected:
         f"{markdown_text(document.source_name)} · {frame.loc[frame['id'] == document.id, 'type'].iloc[0]} · "
         f"{document.chunk_count} chunks" + (f" · {document.page_count} pages" if document.page_count else "")
     )
+    if document.ocr_pages:
+        st.caption(
+            f":orange-badge[:material/document_scanner: OCR] {ocr_pages_note(document.ocr_pages, document.page_count)}",
+            help="These pages are scans: their text was read by OCR, so a character may be misread. "
+            "Their chunks are marked OCR below and in citations.",
+        )
     if document.pages_without_text:
         st.caption(
             ":material/warning: " + pages_without_text_note(document.pages_without_text, document.page_count),
-            help="These pages have no text layer, so nothing on them can be found or cited. "
-            "Run the PDF through OCR (e.g. ocrmypdf) and upload it again to index them.",
+            help="These pages have no text layer and OCR found no text on them (blank pages, drawings, "
+            "or scans too faint to read), so nothing on them can be found or cited.",
         )
     if document.has_original:
         download_original(engine, document.id, document.source_name, document.media_type, "corpus-download")

@@ -46,7 +46,15 @@ from rag.evaluation.runs import MetricDelta, RunComparison, compare_runs
 from rag.ingest import IngestProgress
 from rag.llm import warm_up
 from rag.loaders import SUPPORTED_EXTENSIONS, LoadOptions
-from rag.models import Candidate, ChunkDraft, IngestResult, SearchMode, pages_without_text_note
+from rag.models import (
+    Candidate,
+    ChunkDraft,
+    IngestResult,
+    SearchMode,
+    ocr_pages_note,
+    pages_without_text_note,
+)
+from rag.ocr import OcrLine, RenderedPage, recognise, render_pdf_page
 from rag.passage_context import PassageContext
 from rag.pdf_view import CitedPage
 from rag.prompting import ABSTAIN_TEXT
@@ -73,6 +81,10 @@ __all__ = [
     "AuthMode",
     "Candidate",
     "ChunkDraft",
+    "OcrLine",
+    "RenderedPage",
+    "recognise",
+    "render_pdf_page",
     "ChunkInfo",
     "ChunkPreview",
     "CitedPage",
@@ -127,6 +139,7 @@ __all__ = [
     "UnsupportedFileType",
     "check_user_name",
     "compare_runs",
+    "ocr_pages_note",
     "pages_without_text_note",
     "is_server_deployment",
     "warm_up",

@@ -26,6 +26,7 @@ class Citation:
         chunk_id, document_id: Database ids of the passage.
         title, source_name, pages_label, page_start, page_end, heading_path, text: What the UI shows.
         external_id: The document's external id, if any.
+        from_ocr: True when the passage's text was (partly) read by OCR (:attr:`rag.models.Passage.from_ocr`).
     """
 
     number: int
@@ -39,6 +40,7 @@ class Citation:
     heading_path: tuple[str, ...]
     text: str
     external_id: str | None = None
+    from_ocr: bool = False
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Citation:
@@ -62,6 +64,7 @@ class Citation:
             heading_path=candidate.heading_path,
             text=candidate.text,
             external_id=candidate.external_id,
+            from_ocr=candidate.from_ocr,
         )
 
 

@@ -48,7 +48,7 @@ class EmptyDocument(LoaderError):
 
 
 class NoExtractableText(LoaderError):
-    """A PDF (or other format) has no text layer; OCR is not supported."""
+    """A PDF or image has no text: no text layer, and OCR found none (or OCR is turned off)."""
 
 
 class EncryptedDocument(LoaderError):

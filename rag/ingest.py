@@ -16,6 +16,7 @@ leaves no empty collection behind.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -76,6 +77,8 @@ class IngestProgress:
         chunks_done: Chunks stored so far.
         embedded: Chunks embedded so far.
         elapsed_s: Seconds since the ingest started.
+        pages_done, pages_total: While a file's scanned pages are read by OCR (stage ``parse``): pages
+            read so far and pages to read; both 0 otherwise.
     """
 
     stage: Stage
@@ -84,6 +87,8 @@ class IngestProgress:
     chunks_done: int
     embedded: int
     elapsed_s: float
+    pages_done: int = 0
+    pages_total: int = 0
 
 
 ProgressCallback = Callable[[IngestProgress], None]
@@ -154,12 +159,27 @@ class Ingestor:
     def ingest_paths(self, paths: Iterable[Path]) -> Iterator[IngestResult]:
         """Ingest files and folders (recursively); yield one result per document or failed file."""
         return self.ingest_sources(
-            (path.name, functools.partial(load_path, path, self.load_options)) for path in iter_files(paths)
+            (path.name, functools.partial(load_path, path, self._options_for(path.name)))
+            for path in iter_files(paths)
         )
 
     def ingest_bytes(self, data: bytes, filename: str) -> list[IngestResult]:
         """Ingest one uploaded file's bytes; return its results (one per document, or one failure)."""
-        return list(self.ingest_sources([(filename, lambda: load_bytes(data, filename, self.load_options))]))
+        options = self._options_for(filename)
+        return list(self.ingest_sources([(filename, lambda: load_bytes(data, filename, options))]))
+
+    def _options_for(self, name: str) -> LoadOptions:
+        """The load options, reporting each OCR'd page of file ``name`` as ``parse`` progress."""
+        if self.on_progress is None and self.load_options.on_page is None:
+            return self.load_options
+        outer = self.load_options.on_page
+
+        def on_page(done: int, total: int) -> None:
+            if outer is not None:
+                outer(done, total)
+            self._report("parse", name, pages=(done, total))
+
+        return dataclasses.replace(self.load_options, on_page=on_page)
 
     def ingest_sources(
         self, sources: Iterable[tuple[str, Callable[[], Iterable[LoadedDocument]]]]
@@ -221,7 +241,7 @@ class Ingestor:
                 refresh_impacts(conn, self._collection.id)
                 analyze(conn)
 
-    def _report(self, stage: Stage, source_name: str) -> None:
+    def _report(self, stage: Stage, source_name: str, pages: tuple[int, int] = (0, 0)) -> None:
         if self.on_progress is not None:
             self.on_progress(
                 IngestProgress(
@@ -231,6 +251,8 @@ class Ingestor:
                     chunks_done=self.chunks_done,
                     embedded=self.embedded,
                     elapsed_s=time.perf_counter() - self._started,
+                    pages_done=pages[0],
+                    pages_total=pages[1],
                 )
             )
 

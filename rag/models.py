@@ -139,26 +139,47 @@ def pages_without_text_note(pages: Sequence[int], page_count: int | None = None)
         page_count: The document's pages, for "3 of 64 pages"; ``None`` leaves it out.
 
     Returns:
-        E.g. ``"3 of 64 pages have no text (1, 8-9), so they are not searchable: scanned images? OCR
-        is not supported yet"``; ``""`` when ``pages`` is empty.
+        E.g. ``"3 of 64 pages have no text (1, 8-9), so they are not searchable: blank pages, or
+        scans OCR could not read"``; ``""`` when ``pages`` is empty.
     """
     if not pages:
         return ""
+    shown = page_ranges(pages)
+    one = len(pages) == 1
+    count = f"{len(pages)} of {page_count} pages" if page_count else f"{len(pages)} page{'' if one else 's'}"
+    return (
+        f"{count} {'has' if one else 'have'} no text ({shown}), so {'it is' if one else 'they are'} "
+        "not searchable: blank pages, or scans OCR could not read"
+    )
+
+
+def page_ranges(pages: Sequence[int], limit: int = 12) -> str:
+    """``"1, 8-9, 12"``: ascending 1-based pages as ranges, at most ``limit`` of them then ``", …"``."""
     ranges: list[list[int]] = []
     for page in pages:
         if ranges and page == ranges[-1][1] + 1:
             ranges[-1][1] = page
         else:
             ranges.append([page, page])
-    shown = ", ".join(str(a) if a == b else f"{a}-{b}" for a, b in ranges[:12])
-    if len(ranges) > 12:
-        shown += ", …"
+    shown = ", ".join(str(a) if a == b else f"{a}-{b}" for a, b in ranges[:limit])
+    return shown + (", …" if len(ranges) > limit else "")
+
+
+def ocr_pages_note(pages: Sequence[int], page_count: int | None = None) -> str:
+    """One line telling which pages were read by OCR, for the document details.
+
+    Args:
+        pages: 1-based page numbers, ascending (``metadata["ocr_pages"]``).
+        page_count: The document's pages, for "2 of 9 pages"; ``None`` leaves it out.
+
+    Returns:
+        E.g. ``"2 of 9 pages were read by OCR (3, 5)"``; ``""`` when ``pages`` is empty.
+    """
+    if not pages:
+        return ""
     one = len(pages) == 1
     count = f"{len(pages)} of {page_count} pages" if page_count else f"{len(pages)} page{'' if one else 's'}"
-    return (
-        f"{count} {'has' if one else 'have'} no text ({shown}), so {'it is' if one else 'they are'} "
-        "not searchable: scanned images? OCR is not supported yet"
-    )
+    return f"{count} {'was' if one else 'were'} read by OCR ({page_ranges(pages)})"
 
 
 SearchMode = Literal["lexical", "vector", "hybrid", "rerank"]
@@ -174,6 +195,8 @@ class Passage:
         text: The passage (no context header).
         page_start, page_end: 1-based pages, or ``None``.
         heading_path: Headings above the passage.
+        from_ocr: True when (part of) the passage's text was read by OCR from a scanned page or an
+            image: one of its pages is in its document's ``metadata["ocr_pages"]``.
     """
 
     chunk_id: int
@@ -186,6 +209,7 @@ class Passage:
     page_start: int | None
     page_end: int | None
     heading_path: tuple[str, ...]
+    from_ocr: bool = False
 
 
 @dataclass(frozen=True)

@@ -6,8 +6,9 @@ The passage is found on the page's text layer: PDFium's characters are cut into 
 with the passage's words (:mod:`rag.passage_match`); the matched characters' rectangles
 (``FPDFText_CountRects`` / ``FPDFText_GetRect``, one per run of characters on a line) are mapped to
 pixels with ``FPDF_PageToDevice`` (so crop boxes and rotated pages land right) and painted as
-translucent marks with Pillow. A page without a text layer (a scan) is read with OCR when
-:mod:`rag.ocr` is installed, and the OCR lines that hold the passage are marked instead.
+translucent marks with Pillow. A page without a text layer (a scan) is read with OCR
+(:func:`rag.ocr.recognise`, RapidOCR, on the same rendering), and the OCR lines that hold the
+passage are marked instead.
 
 Besides the whole page, :attr:`CitedPage.excerpt_png` is the band of the page around the marks, so
 the highlight is in view without scrolling.
@@ -16,14 +17,13 @@ the highlight is in view without scrolling.
 from __future__ import annotations
 
 import ctypes
-import importlib
 import io
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from rag.errors import CorruptDocument, NotFound
-from rag.loaders.pdf import _PDFIUM_LOCK  # PDFium is not thread-safe: one lock for every use of it
+from rag.loaders.pdf import PDFIUM_LOCK  # PDFium is not thread-safe: one lock for every use of it
 from rag.passage_match import matched_share, matched_word_spans, words, words_with_offsets
 
 RENDER_DPI = 150
@@ -66,14 +66,6 @@ class CitedPage:
     boxes: tuple[tuple[int, int, int, int], ...]
     located_by: LocatedBy
     matched_share: float
-
-
-def _ocr_module() -> Any | None:
-    """:mod:`rag.ocr` when it is installed (its OCR engine is optional), else ``None``."""
-    try:
-        return importlib.import_module("rag.ocr")
-    except ImportError:
-        return None
 
 
 def _page_chars(textpage: Any, pdfium_c: Any) -> str:
@@ -143,29 +135,22 @@ def _text_layer_boxes(
     return boxes, matched_share(spans, len(passage_words)), len(page_words)
 
 
-def _line_box(box: Any) -> tuple[int, int, int, int]:
-    """An OCR line's box as ``(left, top, right, bottom)``: from 4 numbers or from corner points."""
-    values = list(box)
-    if len(values) == 4 and all(isinstance(v, (int, float)) for v in values):
-        left, top, right, bottom = (float(v) for v in values)
-    else:
-        xs = [float(point[0]) for point in values]
-        ys = [float(point[1]) for point in values]
-        left, top, right, bottom = min(xs), min(ys), max(xs), max(ys)
-    return int(left), int(top), int(right), int(bottom)
-
-
 def _ocr_boxes(
-    image: Any, passage_words: Sequence[str]
-) -> tuple[list[tuple[int, int, int, int]], float] | None:
-    """Marks of the passage from OCR of the rendered page: the boxes of the lines holding it.
+    data: bytes, page_number: int, size: tuple[int, int], passage_words: Sequence[str]
+) -> tuple[list[tuple[int, int, int, int]], float]:
+    """Marks of the passage from OCR of the page: the boxes of the lines holding it.
 
-    Returns ``None`` when no OCR engine is installed.
+    The page is rendered again at the ingest's OCR resolution (:data:`rag.ocr.OCR_DPI`), so the
+    recogniser reads what it read when the document was stored; the line boxes are then scaled to
+    the displayed rendering of ``size`` pixels.
+
+    Returns:
+        The boxes in pixels of the displayed rendering, and the share of the passage's words found.
     """
-    ocr = _ocr_module()
-    if ocr is None:
-        return None
-    lines = ocr.recognise(image)
+    from rag.ocr import recognise, render_pdf_page
+
+    rendered = render_pdf_page(data, page_number)
+    lines = recognise(rendered.image)
     flat: list[str] = []
     line_of: list[int] = []
     for number, line in enumerate(lines):
@@ -174,7 +159,12 @@ def _ocr_boxes(
             line_of.append(number)
     spans = matched_word_spans(flat, passage_words)
     marked = sorted({line_of[i] for start, end in spans for i in range(start, end)})
-    return [_line_box(lines[number].box) for number in marked], matched_share(spans, len(passage_words))
+    sx, sy = size[0] / rendered.image.width, size[1] / rendered.image.height
+    boxes = []
+    for number in marked:
+        x0, y0, x1, y1 = lines[number].box
+        boxes.append((int(x0 * sx), int(y0 * sy), int(x1 * sx), int(y1 * sy)))
+    return boxes, matched_share(spans, len(passage_words))
 
 
 def _png(image: Any) -> bytes:
@@ -231,7 +221,7 @@ def render_cited_page(data: bytes, page_number: int, passage: str, *, filename: 
     import pypdfium2.raw as pdfium_c
 
     passage_words = words(passage)
-    with _PDFIUM_LOCK:
+    with PDFIUM_LOCK:
         try:
             pdf = pypdfium2.PdfDocument(data)
         except pypdfium2.PdfiumError as exc:
@@ -256,10 +246,9 @@ def render_cited_page(data: bytes, page_number: int, passage: str, *, filename: 
             pdf.close()
     located_by: LocatedBy = "text" if boxes else "none"
     if not boxes and page_words < MIN_TEXT_LAYER_WORDS:
-        found = _ocr_boxes(image, passage_words)
-        if found is not None and found[0]:
-            boxes, share = found
-            located_by = "ocr"
+        ocr_boxes, ocr_share = _ocr_boxes(data, page_number, (image.width, image.height), passage_words)
+        if ocr_boxes:
+            boxes, share, located_by = ocr_boxes, ocr_share, "ocr"
     marked = _draw_marks(image, boxes)
     return CitedPage(
         page=page_number,

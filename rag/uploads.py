@@ -45,6 +45,9 @@ class FileProgress:
         batch_elapsed_s: Seconds since the upload started.
         eta_s: Seconds the rest of the upload should take, extrapolated linearly from
             ``batch_fraction`` and ``batch_elapsed_s``; ``None`` until 5% is done (too early to say).
+        pages_done, pages_total: While the file's scanned pages are read by OCR: pages read and
+            pages to read (0 and 0 otherwise). OCR is most of such a file's time, so ``fraction``
+            then grows with the pages through the first half of the file's progress.
     """
 
     file: str
@@ -59,7 +62,12 @@ class FileProgress:
     batch_chunks: int = 0
     batch_elapsed_s: float = 0.0
     eta_s: float | None = None
+    pages_done: int = 0
+    pages_total: int = 0
 
+
+OCR_SHARE = 0.5
+"""Share of a file's progress bar given to reading its scanned pages (the rest: the four stages)."""
 
 ETA_AFTER_FRACTION = 0.05
 """Share of an upload's bytes done before :attr:`FileProgress.eta_s` is estimated."""
@@ -206,6 +214,7 @@ class _CurrentFile:
     embedded_before: int
     started: float
     size: int
+    had_ocr: bool = False
 
 
 @dataclass
@@ -239,7 +248,12 @@ def ingest_files(
     batch = _Batch(time.perf_counter(), ingestor.chunks_done)
 
     def progress(
-        stage: FileStage, fraction: float, chunks: int, embedded: int, elapsed_s: float
+        stage: FileStage,
+        fraction: float,
+        chunks: int,
+        embedded: int,
+        elapsed_s: float,
+        pages: tuple[int, int] = (0, 0),
     ) -> FileProgress:
         assert current is not None
         done = (batch.bytes_done + fraction * current.size) / total_bytes
@@ -257,18 +271,27 @@ def ingest_files(
             batch_chunks=ingestor.chunks_done - batch.chunks_before,
             batch_elapsed_s=batch_elapsed,
             eta_s=batch_elapsed * (1.0 - done) / done if done >= ETA_AFTER_FRACTION else None,
+            pages_done=pages[0],
+            pages_total=pages[1],
         )
 
     def report(event: IngestProgress) -> None:
         if on_progress is None or current is None:
             return
+        fraction = STAGES.index(event.stage) / len(STAGES)
+        if event.pages_total:  # reading scanned pages: the first OCR_SHARE of the file
+            fraction = OCR_SHARE * event.pages_done / event.pages_total
+        elif current.had_ocr:
+            fraction = OCR_SHARE + (1 - OCR_SHARE) * fraction
+        current.had_ocr = current.had_ocr or bool(event.pages_total)
         on_progress(
             progress(
                 event.stage,
-                STAGES.index(event.stage) / len(STAGES),
+                fraction,
                 event.chunks_done - current.chunks_before,
                 event.embedded - current.embedded_before,
                 time.perf_counter() - current.started,
+                (event.pages_done, event.pages_total),
             )
         )
 

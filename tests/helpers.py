@@ -63,3 +63,66 @@ def assert_bm25_statistics_match_recount(engine) -> None:
         ).fetchone()
     assert stored == recomputed
     assert tuple(totals) == tuple(actual)
+
+
+TUTORIAL_LINES = (
+    "If you do much work on computers, eventually you find",
+    "that there's some task you'd like to automate. For example,",
+    "you may wish to perform a search-and-replace over a large",
+    "number of text files, or rename and rearrange a bunch of",
+    "photo files in a complicated way.",
+)
+"""Prose from the Python tutorial, "Whetting Your Appetite" (Debian's python3-doc), for OCR fixtures."""
+
+
+def render_text_image(lines: tuple[str, ...] | list[str], dpi: int = 200, point_size: float = 12.0):
+    """A white page strip with ``lines`` typeset in DejaVu Serif (Pillow's own font when missing).
+
+    Args:
+        lines: The text lines, drawn from the top-left margin down, 1.5 line spacing.
+        dpi: Resolution: a 12 pt font is ``12 * dpi / 72`` pixels tall.
+        point_size: Font size in points.
+
+    Returns:
+        ``(image, boxes)``: the RGB ``PIL.Image`` and each line's drawn ``(x0, y0, x1, y1)`` in pixels.
+    """
+    from pathlib import Path
+
+    from PIL import Image, ImageDraw, ImageFont
+
+    size = round(point_size * dpi / 72)
+    font_path = Path("/usr/share/fonts/truetype/dejavu/DejaVuSerif.ttf")
+    font = ImageFont.truetype(str(font_path), size) if font_path.exists() else ImageFont.load_default(size)
+    margin = dpi // 2
+    width = margin * 2 + max(round(font.getlength(line)) for line in lines)
+    height = margin * 2 + round(len(lines) * size * 1.5)
+    image = Image.new("RGB", (width, height), "white")
+    draw = ImageDraw.Draw(image)
+    boxes = []
+    for number, line in enumerate(lines):
+        position = (margin, margin + round(number * size * 1.5))
+        draw.text(position, line, fill="black", font=font)
+        boxes.append(draw.textbbox(position, line, font=font))
+    return image, boxes
+
+
+def make_scanned_pdf(text_pages: list[str], scanned: list[object], dpi: int = 200) -> bytes:
+    """A PDF whose first pages have a text layer (``text_pages``) and the rest are images only.
+
+    Args:
+        text_pages: Text of the pages with a text layer, in order.
+        scanned: PIL images, one page each, placed after the text pages at ``dpi``.
+        dpi: The images' resolution: a page is as large as the image at that resolution.
+    """
+    from fpdf import FPDF
+
+    pdf = FPDF(unit="pt")
+    pdf.set_font("Helvetica", size=12)
+    for text in text_pages:
+        pdf.add_page(format="A4")
+        pdf.multi_cell(0, 16, text)
+    for image in scanned:
+        width, height = (side * 72 / dpi for side in image.size)  # type: ignore[attr-defined]
+        pdf.add_page(format=(width, height))
+        pdf.image(image, x=0, y=0, w=width, h=height)
+    return bytes(pdf.output())

@@ -269,6 +269,26 @@ def test_upload_progress_in_words(ui):
     early = FileProgress("a.pdf", 0, 1, "parse", 0.0, 0, 0, 0.2, batch_elapsed_s=0.2)
     assert overall_text(early) == "file 1 of 1 · 0 chunks stored · 0 s elapsed"  # no guess this early
     assert file_status(early) == "reading: 0.2 s"
+    scanning = FileProgress("s.pdf", 0, 1, "parse", 0.2, 0, 0, 9.04, pages_done=3, pages_total=12)
+    assert file_status(scanning) == "reading: OCR page 3 of 12, 9.0 s"
+
+
+def test_ocr_passages_are_marked_in_chips_and_the_chunk_table():
+    from rag import ChunkInfo
+    from rag.answer import Citation
+    from ui.answers import chip_label
+    from ui.tables import chunks_frame
+
+    citation = Citation(2, 7, 1, "Annual report", "report.pdf", "p. 3", 3, 3, (), "Text.", from_ocr=True)
+    assert chip_label(citation) == "[2] Annual report · p. 3 · OCR"
+    assert chip_label(Citation(2, 7, 1, "Annual report", "report.pdf", "p. 3", 3, 3, (), "Text.")).endswith(
+        "p. 3"
+    )
+    chunks = [
+        ChunkInfo(1, 0, "typed", 1, 1, (), 3, 0, 5, "m"),
+        ChunkInfo(2, 1, "scanned", 2, 2, (), 3, 7, 14, "m", from_ocr=True),
+    ]
+    assert list(chunks_frame(chunks)["OCR"]) == ["", "OCR"]
 
 
 def test_ingest_files_reports_progress_per_file_from_the_calling_thread(ui, engine):  # noqa: F811

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import make_pdf
+from helpers import TUTORIAL_LINES, make_pdf, make_scanned_pdf, render_text_image
 from rag import NotFound
 from rag.passage_match import matched_word_spans, words
 from rag.pdf_view import render_cited_page
@@ -88,6 +88,25 @@ def test_cited_pdf_page_is_rendered_with_the_passage_marked(engine):
     # The excerpt is the band around the marks: much shorter than the page, as wide.
     excerpt = _image(page.excerpt_png)
     assert excerpt.width == image.width and excerpt.height < image.height / 2
+
+
+def test_a_scanned_page_is_marked_on_the_lines_ocr_found_the_passage_on(engine):
+    image, drawn = render_text_image(TUTORIAL_LINES, dpi=200)
+    (result,) = engine.ingestor().ingest_bytes(make_scanned_pdf([INSTALL], [image]), "scan.pdf")
+    chunk = _chunk_on_page(engine, result.document_id, 2, "automate")
+
+    (page,) = engine.cited_pages(chunk.id)
+    assert (page.page, page.located_by) == (2, "ocr")
+    assert page.matched_share > 0.8
+    rendered = _image(page.png)
+    for box in page.boxes:
+        assert _marked_share(rendered, box) > 0.4
+    # One mark per drawn line, each where the line was drawn (the page is rendered at 150 dpi here,
+    # the scan was drawn at 200 dpi).
+    assert len(page.boxes) == len(drawn)
+    scale = rendered.width / image.width
+    for (left, top, _, _), (x0, y0, _, _) in zip(page.boxes, drawn, strict=True):
+        assert abs(top - y0 * scale) < 15 and abs(left - x0 * scale) < 15
 
 
 def test_a_passage_not_on_the_page_is_not_marked():

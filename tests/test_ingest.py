@@ -87,8 +87,9 @@ def test_multi_page_pdf_keeps_pages(engine):
         ("binary.txt", bytes(range(256)) * 8, "binary"),
         ("corrupt.pdf", b"%PDF-1.4\n1 0 obj <<>> garbage", ""),
         ("locked.pdf", None, "password"),
-        ("scan.pdf", None, "no extractable text; OCR is not supported"),
-        ("slides.pptx", b"PK\x03\x04whatever", "supported"),
+        ("scan.pdf", None, "no extractable text; the pages have no text layer and no images"),
+        ("slides.pptx", b"PK\x03\x04whatever", "cannot be read as PPTX"),
+        ("slides.key", b"PK\x03\x04whatever", "supported"),
     ],
 )
 def test_bad_input_fails_cleanly_and_leaves_no_rows(engine, filename, data, message):

@@ -231,7 +231,7 @@ def test_running_header_needs_three_pages_and_five_percent_of_them() -> None:
 )
 def test_pages_without_text_note(pages: tuple[int, ...], page_count: int | None, note: str) -> None:
     assert pages_without_text_note(pages, page_count).startswith(note)
-    assert bool(note) == ("OCR is not supported yet" in pages_without_text_note(pages, page_count))
+    assert bool(note) == ("scans OCR could not read" in pages_without_text_note(pages, page_count))
 
 
 def test_pages_without_text_are_stored_and_returned_by_the_api(engine) -> None:

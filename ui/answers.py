@@ -68,13 +68,22 @@ def highlight_html(passage: str, quotes: Sequence[str]) -> str:
     return "".join(out).replace("\n", "<br>")
 
 
+OCR_BADGE = ":orange-badge[:material/document_scanner: OCR]"
+"""Shown next to a passage whose text was read by OCR (Streamlit Markdown badge)."""
+OCR_HELP = (
+    "This passage was read by OCR from a scanned page or an image: a character may be misread, "
+    "so check a figure or a name against the page itself."
+)
+
+
 def chip_label(citation: Citation) -> str:
-    """``[2] Title · p. 3`` (title cut to 40 characters) for a citation chip, as safe Markdown."""
+    """``[2] Title · p. 3`` (title cut to 40 characters; `` · OCR`` when read by OCR) for a chip, as safe Markdown."""
     title = citation.title or citation.source_name or "untitled"
     if len(title) > 40:
         title = title[:39] + "…"
     pages = citation.pages_label
-    return markdown_text(f"[{citation.number}] {title}" + (f" · {pages}" if pages else ""))
+    label = f"[{citation.number}] {title}" + (f" · {pages}" if pages else "")
+    return markdown_text(label + (" · OCR" if citation.from_ocr else ""))
 
 
 def render_passage(citation: Citation, quotes: Sequence[str] = (), source_key: str | None = None) -> None:
@@ -85,7 +94,10 @@ def render_passage(citation: Citation, quotes: Sequence[str] = (), source_key: s
     """
     st.markdown(bold(citation.title or citation.source_name))
     where = [citation.pages_label, " › ".join(citation.heading_path), citation.source_name]
-    st.caption(markdown_text(" · ".join(part for part in where if part)))
+    badge = f"{OCR_BADGE} " if citation.from_ocr else ""
+    st.caption(
+        badge + markdown_text(" · ".join(part for part in where if part)), help=OCR_HELP if badge else None
+    )
     st.html(
         "<div style='max-height:22rem;overflow-y:auto;font-size:0.9rem;line-height:1.45;"
         "border-left:3px solid #c9a227;padding-left:0.75rem'>"

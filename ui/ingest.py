@@ -44,11 +44,13 @@ def planned_status(planned: BatchFile) -> str:
 
 
 def file_status(progress: FileProgress) -> str:
-    """A file's status while it is ingested: ``embedding: 40 chunks, 3.1 s``."""
+    """A file's status while it is ingested: ``embedding: 40 chunks, 3.1 s``, ``reading: OCR page 3 of 12, 9.0 s``."""
     stage = STAGE_WORDS.get(progress.stage, progress.stage)
     counts = f"{plural(progress.chunks, 'chunk')} stored" if progress.stage == "store" else ""
     if progress.stage == "embed":
         counts = f"{plural(progress.embedded, 'chunk')} embedded"
+    if progress.stage == "parse" and progress.pages_total:
+        counts = f"OCR page {progress.pages_done} of {progress.pages_total}"
     return f"{stage}: {counts + ', ' if counts else ''}{progress.elapsed_s:.1f} s"
 
 

@@ -98,11 +98,12 @@ def documents_frame(documents: Sequence[DocumentInfo]) -> pd.DataFrame:
 
 
 def chunks_frame(chunks: Sequence[ChunkInfo]) -> pd.DataFrame:
-    """One row per chunk: #, pages, section (heading path), tokens, characters, embedding model, text."""
+    """One row per chunk: #, pages, OCR ("OCR" when read by OCR), section, tokens, characters, model, text."""
     rows = [
         {
             "#": c.ordinal + 1,
             "pages": pages_label(c.page_start, c.page_end),
+            "OCR": "OCR" if c.from_ocr else "",
             "section": " › ".join(c.heading_path),
             "tokens": c.token_count,
             "characters": len(c.text),
@@ -112,7 +113,7 @@ def chunks_frame(chunks: Sequence[ChunkInfo]) -> pd.DataFrame:
         for c in chunks
     ]
     return pd.DataFrame(
-        rows, columns=["#", "pages", "section", "tokens", "characters", "embedding model", "text"]
+        rows, columns=["#", "pages", "OCR", "section", "tokens", "characters", "embedding model", "text"]
     )
 
 

@@ -10,6 +10,7 @@ from datetime import datetime
 
 import psycopg
 
+from rag.db.search import CHUNK_FROM_OCR_SQL
 from rag.errors import NotFound
 
 LIST_DOCUMENTS = r"""
@@ -18,6 +19,7 @@ SELECT d.id, c.name, d.title, d.source_name, d.media_type, d.size_bytes, d.page_
                               FILTER (WHERE ch.embedding_model IS NOT NULL), '{}'),
        d.external_id, d.created_at, d.updated_at,
        coalesce(d.metadata -> 'pages_without_text', '[]'::jsonb),
+       CASE WHEN jsonb_typeof(d.metadata -> 'ocr_pages') = 'array' THEN d.metadata -> 'ocr_pages' ELSE '[]'::jsonb END,
        EXISTS (SELECT 1 FROM document_originals o WHERE o.document_id = d.id)
 FROM documents d JOIN collections c ON c.id = d.collection_id
 LEFT JOIN chunks ch ON ch.document_id = d.id
@@ -25,10 +27,16 @@ WHERE c.name = %(collection)s
   AND (%(pattern)s::text IS NULL OR d.title ILIKE %(pattern)s ESCAPE '\' OR d.source_name ILIKE %(pattern)s ESCAPE '\')
 GROUP BY d.id, c.name ORDER BY d.created_at DESC, d.id DESC
 """
-LIST_CHUNKS = """
-SELECT id, ordinal, text, page_start, page_end, heading_path, token_count, char_start, char_end, embedding_model
-FROM chunks WHERE document_id = %(document_id)s ORDER BY ordinal
+LIST_CHUNKS = (
+    """
+SELECT c.id, c.ordinal, c.text, c.page_start, c.page_end, c.heading_path, c.token_count, c.char_start,
+       c.char_end, c.embedding_model, """
+    + CHUNK_FROM_OCR_SQL
+    + """
+FROM chunks c JOIN documents d ON d.id = c.document_id
+WHERE c.document_id = %(document_id)s ORDER BY c.ordinal
 """
+)
 DOCUMENT_EXISTS = "SELECT 1 FROM documents WHERE id = %(document_id)s"
 CHUNK_TOKEN_COUNTS = """
 SELECT ch.token_count FROM chunks ch JOIN collections c ON c.id = ch.collection_id WHERE c.name = %(collection)s
@@ -56,6 +64,8 @@ class DocumentInfo:
         chunk_count: Chunks stored. embedding_models: Models that embedded its chunks.
         pages_without_text: 1-based pages of a PDF with no text layer, not indexed (stored in
             ``documents.metadata`` by the PDF loader); ``()`` for other formats.
+        ocr_pages: 1-based pages whose text was read by OCR (scanned PDF pages, images;
+            ``metadata["ocr_pages"]``); ``()`` when none.
         has_original: Whether its original file is kept (``document_originals``, migration 7): for
             the Download button and the PDF page viewer.
     """
@@ -73,6 +83,7 @@ class DocumentInfo:
     created_at: datetime
     updated_at: datetime
     pages_without_text: tuple[int, ...] = ()
+    ocr_pages: tuple[int, ...] = ()
     has_original: bool = False
 
 
@@ -83,6 +94,8 @@ class ChunkInfo:
     Attributes:
         ordinal: 0-based position in the document. token_count: Tokens of the embedding input.
         char_start, char_end: Offsets in the document's full text (characters, end exclusive).
+        from_ocr: True when (part of) its text was read by OCR (one of its pages is in the
+            document's ``metadata["ocr_pages"]``).
     """
 
     id: int
@@ -95,6 +108,7 @@ class ChunkInfo:
     char_start: int
     char_end: int
     embedding_model: str | None
+    from_ocr: bool = False
 
 
 @dataclass(frozen=True)
@@ -162,7 +176,8 @@ def list_documents(
             created_at=r[10],
             updated_at=r[11],
             pages_without_text=tuple(int(page) for page in r[12]),
-            has_original=bool(r[13]),
+            ocr_pages=tuple(int(page) for page in r[13] if isinstance(page, int)),
+            has_original=bool(r[14]),
         )
         for r in rows
     ]
@@ -177,7 +192,7 @@ def list_chunks(conn: psycopg.Connection, document_id: int) -> list[ChunkInfo]:
     rows = conn.execute(LIST_CHUNKS, {"document_id": document_id}).fetchall()
     if not rows and conn.execute(DOCUMENT_EXISTS, {"document_id": document_id}).fetchone() is None:
         raise NotFound(f"document {document_id} does not exist")
-    return [ChunkInfo(r[0], r[1], r[2], r[3], r[4], tuple(r[5] or ()), *r[6:]) for r in rows]
+    return [ChunkInfo(r[0], r[1], r[2], r[3], r[4], tuple(r[5] or ()), *r[6:10], bool(r[10])) for r in rows]
 
 
 def chunk_token_counts(conn: psycopg.Connection, collection: str) -> list[int]:

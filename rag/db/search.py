@@ -149,13 +149,29 @@ WITH nearest AS MATERIALIZED (
 SELECT id, distance FROM nearest ORDER BY distance, id
 """
 
-PASSAGES_SQL = """
+CHUNK_FROM_OCR_SQL = r"""
+coalesce(c.page_start IS NOT NULL AND jsonb_typeof(d.metadata -> 'ocr_pages') = 'array' AND EXISTS (
+    SELECT 1 FROM jsonb_array_elements_text(
+        CASE WHEN jsonb_typeof(d.metadata -> 'ocr_pages') = 'array' THEN d.metadata -> 'ocr_pages' END) AS p(page)
+    WHERE CASE WHEN p.page ~ '^[0-9]+$' AND length(p.page) < 10 THEN p.page::int END
+          BETWEEN c.page_start AND coalesce(c.page_end, c.page_start)), false)
+"""
+"""SQL expression over chunk ``c`` and its document ``d``: one of the chunk's pages is in the
+document's ``metadata["ocr_pages"]`` (written by the PDF and image loaders), i.e. its text came from
+OCR. Derived at read time, so no column is stored; the CASEs keep user metadata of another shape
+(a JSONL line's ``"ocr_pages": "x"``) from failing the cast."""
+
+PASSAGES_SQL = (
+    """
 SELECT c.id, c.document_id, d.title, d.source_name, d.external_id, d.media_type, c.text, c.page_start,
-       c.page_end, c.heading_path,
+       c.page_end, c.heading_path, """
+    + CHUNK_FROM_OCR_SQL
+    + """ AS from_ocr,
        CASE WHEN c.embedding_model = %(model)s THEN (c.embedding::vector({dim})) <=> %(embedding)s::vector({dim}) END
 FROM chunks c JOIN documents d ON d.id = c.document_id
 WHERE c.id = ANY(%(ids)s)
 """
+)
 
 
 @dataclass(frozen=True)
@@ -308,7 +324,7 @@ class PassageRow(Passage):
             when the chunk's vector comes from another model.
     """
 
-    cosine_distance: float | None
+    cosine_distance: float | None = None
 
 
 def passages(
@@ -343,7 +359,8 @@ def passages(
             page_start=r[7],
             page_end=r[8],
             heading_path=tuple(r[9] or ()),
-            cosine_distance=None if r[10] is None else float(r[10]),
+            from_ocr=bool(r[10]),
+            cosine_distance=None if r[11] is None else float(r[11]),
         )
         for r in rows
     }

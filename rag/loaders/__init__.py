@@ -4,7 +4,11 @@ Each format is read with a well-kept library, never with our own parser: pypdfiu
 :mod:`rag.loaders.pdf`, with page furniture taken out by :mod:`rag.loaders.page_furniture`), python-docx (DOCX, :mod:`rag.loaders.docx`), BeautifulSoup + lxml (HTML,
 :mod:`rag.loaders.html`), LangChain's ``MarkdownHeaderTextSplitter`` (Markdown, plain text:
 :mod:`rag.loaders.markdown`), pandas (CSV) and the standard ``json`` module (BEIR JSONL), both in
-:mod:`rag.loaders.tabular`; charset-normalizer decodes text (:mod:`rag.loaders.text`). The libraries
+:mod:`rag.loaders.tabular`; Pillow + RapidOCR (PNG, JPEG, TIFF scans: :mod:`rag.loaders.image`, OCR
+in :mod:`rag.ocr`, which also reads a PDF's scanned pages); python-pptx (PPTX, slides as pages:
+:mod:`rag.loaders.pptx`); pandas with openpyxl / odfpy (XLSX, ODS, sheets as tables:
+:mod:`rag.loaders.spreadsheet`); EbookLib (EPUB: :mod:`rag.loaders.epub`); the standard ``email``
+package (.eml: :mod:`rag.loaders.eml`); charset-normalizer decodes text (:mod:`rag.loaders.text`). The libraries
 are imported inside the loaders, so importing this package stays cheap.
 
 This module holds the entry points: :func:`load_bytes` checks the size, emptiness and extension
@@ -23,10 +27,15 @@ from pathlib import Path, PurePath
 from rag.errors import EmptyDocument, LoaderError, UnsupportedFileType
 from rag.loaders import guards
 from rag.loaders.docx import load_docx
+from rag.loaders.eml import load_eml
+from rag.loaders.epub import load_epub
 from rag.loaders.html import load_html
+from rag.loaders.image import load_image
 from rag.loaders.markdown import load_markdown, load_text
 from rag.loaders.options import LoadOptions, too_large_error
 from rag.loaders.pdf import load_pdf
+from rag.loaders.pptx import load_pptx
+from rag.loaders.spreadsheet import load_spreadsheet
 from rag.loaders.tabular import load_csv, load_jsonl
 from rag.loaders.text import MEDIA_TYPES
 from rag.models import LoadedDocument
@@ -48,6 +57,16 @@ _LOADERS: dict[str, _Loader] = {
     ".txt": load_text,
     ".csv": load_csv,
     ".jsonl": load_jsonl,
+    ".png": load_image,
+    ".jpg": load_image,
+    ".jpeg": load_image,
+    ".tif": load_image,
+    ".tiff": load_image,
+    ".pptx": load_pptx,
+    ".xlsx": load_spreadsheet,
+    ".ods": load_spreadsheet,
+    ".epub": load_epub,
+    ".eml": load_eml,
 }
 
 
@@ -93,16 +112,16 @@ def load_bytes(data: bytes, filename: str, options: LoadOptions = LoadOptions())
         options: Size limit and CSV settings.
 
     Returns:
-        The documents in file order: one for PDF, DOCX, HTML, Markdown, TXT and CSV in ``"file"``
-        mode; one per row (CSV ``"rows"`` mode, rows without any text are skipped) or per line
+        The documents in file order: one for PDF, DOCX, HTML, Markdown, TXT, images, PPTX, XLSX,
+        ODS, EPUB, EML and CSV in ``"file"`` mode; one per row (CSV ``"rows"`` mode, rows without any text are skipped) or per line
         (JSONL, lines whose ``title`` and ``text`` are both blank are skipped).
 
     Raises:
         FileTooLarge: ``len(data)`` exceeds ``options.max_file_bytes``.
         EmptyDocument: The file has 0 bytes, or no text after extraction.
         UnsupportedFileType: The extension is not in :data:`SUPPORTED_EXTENSIONS`.
-        EncryptedDocument: A PDF needs a password.
-        NoExtractableText: A PDF has no text layer (scanned pages; OCR is not supported).
+        EncryptedDocument: A PDF or workbook needs a password, or an EPUB has DRM.
+        NoExtractableText: A PDF or image has no text, not even through OCR.
         CorruptDocument: The file cannot be parsed (truncated, binary renamed to ``.txt``, bad
             JSONL line...).
         ConfigError: CSV rows mode names a column the file does not have.

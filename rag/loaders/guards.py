@@ -16,6 +16,7 @@ meant.
 from __future__ import annotations
 
 import io
+import time
 import zipfile
 from dataclasses import replace
 from typing import Any
@@ -39,10 +40,21 @@ MAX_XML_BYTES = 16 * MIB
 """Sum of the uncompressed sizes of a DOCX's XML members (bytes); lxml's tree costs several times it."""
 MAX_XML_ELEMENTS = 500_000
 """Markup tags (``<`` characters) in a DOCX's XML members; a 300-page report has about 200,000; python-docx takes minutes past this."""
+MAX_SHEET_XML_BYTES = 64 * MIB
+"""Sum of the uncompressed XML of one XLSX or ODS file (bytes); pandas reads XLSX sheets streaming."""
+MAX_SHEET_XML_ELEMENTS = 2_000_000
+"""Markup tags in one XLSX or ODS file: a cell costs about three (``<c><v>..</v></c>``), so this
+admits the :data:`MAX_CSV_FILE_MODE_ROWS` rows of a table with 30 columns."""
 MAX_HTML_ELEMENTS = 300_000
 """Markup tags (``<`` bytes) in one HTML file; BeautifulSoup keeps about 1 KB per tag."""
 MAX_PDF_PAGES = 5_000
 """Pages of one PDF."""
+MAX_OCR_PAGES = 1_000
+"""Pages (scanned PDF pages, TIFF frames) of one file read by OCR: at about 1-3 s a page on two
+cores (``benchmarks/ocr_quality.py``), under an hour."""
+MAX_OCR_SECONDS = 3_600.0
+"""Seconds of OCR for one file, checked after each page: a file of many huge, busy pages is stopped
+rather than holding an ingest for hours."""
 MAX_DOCUMENT_CHARS = 20_000_000
 """Characters of extracted text in one document (about 6,000 pages of prose)."""
 MAX_ROWS = 100_000
@@ -59,6 +71,7 @@ usefully; above this the loader refuses and names rows mode.
 """
 
 _XML_SCAN_BYTES = MIB
+_XML_SUFFIXES = (".xml", ".rels", ".xhtml", ".html", ".htm", ".opf", ".ncx")
 
 
 def limit_error(filename: str, what: str, found: int | str, limit: int | str, fix: str) -> InputLimitExceeded:
@@ -89,8 +102,45 @@ def check_count(filename: str, what: str, count: int, limit: int, fix: str) -> N
         raise limit_error(filename, what, count, limit, fix)
 
 
-def check_zip(data: bytes, filename: str) -> None:
-    """Check a DOCX's zip members before python-docx reads them (zip bomb, XML bomb).
+class OcrClock:
+    """Measures one file's OCR time against :data:`MAX_OCR_SECONDS`.
+
+    Args:
+        filename: For the message.
+    """
+
+    def __init__(self, filename: str) -> None:
+        self.filename = filename
+        self.started = time.monotonic()
+
+    def check(self, done: int, total: int) -> None:
+        """Call after each page.
+
+        Args:
+            done: Pages read so far. total: Pages to read.
+
+        Raises:
+            InputLimitExceeded: More than :data:`MAX_OCR_SECONDS` have passed and pages remain.
+        """
+        elapsed = time.monotonic() - self.started
+        if elapsed > MAX_OCR_SECONDS and done < total:
+            raise InputLimitExceeded(
+                f"{self.filename}: OCR read {done} of {total} pages in {elapsed:,.0f} s, above the limit of "
+                f"{MAX_OCR_SECONDS:,.0f} s: split the file into parts"
+            )
+
+
+def check_zip(
+    data: bytes,
+    filename: str,
+    kind: str = "DOCX",
+    fix: str = "",
+    *,
+    allow_doctype: bool = False,
+    max_xml_bytes: int = MAX_XML_BYTES,
+    max_xml_elements: int = MAX_XML_ELEMENTS,
+) -> None:
+    """Check an Office (DOCX, PPTX, XLSX, ODS) or EPUB zip's members before its library reads them.
 
     Members are counted and their declared sizes summed from the central directory (no
     decompression); then the XML members are inflated 1 MiB at a time, never held whole, to count
@@ -100,13 +150,19 @@ def check_zip(data: bytes, filename: str) -> None:
     Args:
         data: The file's bytes.
         filename: For messages.
+        kind: The format's name, for messages (``"DOCX"``, ``"PPTX"``...).
+        fix: What to tell the user when a limit is passed; ``""`` for the Word advice.
+        allow_doctype: EPUB 2 files declare the XHTML and NCX DTDs: accept a ``<!DOCTYPE`` then, but
+            still refuse an ``<!ENTITY`` declaration (where entity expansion lives).
+        max_xml_bytes, max_xml_elements: The XML limits (spreadsheets pass
+            :data:`MAX_SHEET_XML_BYTES` and :data:`MAX_SHEET_XML_ELEMENTS`: three tags per cell).
 
     Raises:
         InputLimitExceeded: More than :data:`MAX_ZIP_MEMBERS` members, :data:`MAX_UNZIPPED_BYTES`
             declared bytes, :data:`MAX_XML_BYTES` of XML or :data:`MAX_XML_ELEMENTS` tags.
         CorruptDocument: The zip is unreadable or an XML member declares a DTD.
     """
-    fix = "a real Word document is far smaller; save it again from Word, or split it"
+    fix = fix or "a real Word document is far smaller; save it again from Word, or split it"
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
     except zipfile.BadZipFile:
@@ -116,30 +172,32 @@ def check_zip(data: bytes, filename: str) -> None:
         check_count(filename, "zip members", len(members), MAX_ZIP_MEMBERS, fix)
         total = sum(member.file_size for member in members)
         check_count(filename, "decompressed bytes", total, MAX_UNZIPPED_BYTES, fix)
-        xml_members = [m for m in members if m.filename.lower().endswith((".xml", ".rels"))]
+        xml_members = [m for m in members if m.filename.lower().endswith(_XML_SUFFIXES)]
         xml_total = sum(member.file_size for member in xml_members)
-        check_count(filename, "bytes of XML", xml_total, MAX_XML_BYTES, fix)
+        check_count(filename, "bytes of XML", xml_total, max_xml_bytes, fix)
         tags = 0
         try:
             for member in xml_members:
                 with archive.open(member) as stream:
                     head = True
                     while block := stream.read(_XML_SCAN_BYTES):
-                        if head and b"<!DOCTYPE" in block[:4096].upper():
+                        marker = b"<!ENTITY" if allow_doctype else b"<!DOCTYPE"
+                        if head and marker in block[:4096].upper():
                             raise CorruptDocument(
-                                f"{filename}: {member.filename} declares a DTD, which Word never writes; "
-                                "save the document again from Word"
+                                f"{filename}: {member.filename} declares a DTD or entities, which {kind} "
+                                f"files never need; save the {kind} file again"
                             )
                         head = False
                         tags += block.count(b"<")
-                        if tags > MAX_XML_ELEMENTS:
+                        if tags > max_xml_elements:
                             raise limit_error(
-                                filename, "XML tags", f"over {MAX_XML_ELEMENTS:,}", MAX_XML_ELEMENTS, fix
+                                filename, "XML tags", f"over {max_xml_elements:,}", max_xml_elements, fix
                             )
         except (zipfile.BadZipFile, OSError, EOFError, RuntimeError, ValueError) as exc:
             # zlib.error is an Exception subclass that zipfile may let through: caught by python-docx.
             raise CorruptDocument(
-                f"{filename} cannot be read as DOCX ({type(exc).__name__}: {exc}); save it again as .docx"
+                f"{filename} cannot be read as {kind} ({type(exc).__name__}: {exc}); save it again as "
+                f".{kind.lower()}"
             ) from exc
 
 

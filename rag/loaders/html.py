@@ -128,18 +128,36 @@ def _title(soup: BeautifulSoup) -> str:
 def load_html(data: bytes, filename: str, options: LoadOptions) -> list[LoadedDocument]:
     """Load an HTML page: its visible text, a new section at each ``<h1>``-``<h6>``.
 
-    Only ``<main>`` (or ``role="main"``) is read, else ``<body>``, else the whole page. Scripts,
-    styles, navigation (see :mod:`rag.loaders.html`), headers, footers, forms and similar are
-    dropped; block elements become line breaks or blank lines, ``<pre>`` keeps its whitespace, table
-    cells are joined with `` | ``.
-
     Args:
         data: The file's bytes.
         filename: The file's name, used as ``source_name`` and in error messages.
         options: Unused: every loader takes the same arguments (see :mod:`rag.loaders`).
 
     Returns:
-        One document, titled by ``<title>``, else the first ``<h1>``, with the parent page's title
+        One document: see :func:`html_sections` for what is read, titled as it says.
+
+    Raises:
+        CorruptDocument: The bytes cannot be decoded as text (see :func:`~rag.loaders.text.decode_text`).
+        InputLimitExceeded: More tags than :data:`rag.loaders.guards.MAX_HTML_ELEMENTS`.
+    """
+    title, sections = html_sections(data, filename)
+    return single_document(data, filename, title, sections)
+
+
+def html_sections(data: bytes, filename: str) -> tuple[str, list[Section]]:
+    """An HTML page's title and sections (also the EPUB and email loaders' reader of XHTML/HTML).
+
+    Only ``<main>`` (or ``role="main"``) is read, else ``<body>``, else the whole page. Scripts,
+    styles, navigation (see :mod:`rag.loaders.html`), headers, footers, forms and similar are
+    dropped; block elements become line breaks or blank lines, ``<pre>`` keeps its whitespace, table
+    cells are joined with `` | ``.
+
+    Args:
+        data: The page's bytes.
+        filename: Used in error messages.
+
+    Returns:
+        ``(title, sections)``: the title is ``<title>``, else the first ``<h1>``, with the parent page's title
         when the page names one (see :func:`_title`).
 
     Raises:
@@ -200,4 +218,4 @@ def load_html(data: bytes, filename: str, options: LoadOptions) -> list[LoadedDo
             stack.append(mark)
         stack.extend((child, in_pre or name == "pre") for child in reversed(list(node.children)))
     flush()
-    return single_document(data, filename, title, sections)
+    return title, sections

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Literal
 
 from rag.errors import ConfigError, FileTooLarge
@@ -23,6 +24,10 @@ class LoadOptions:
             gives ``"row N"``); ``None`` titles every row ``"row N"``.
         csv_text_columns: Rows mode: the columns written into each row's text as ``Column: value``
             lines, in this order; ``None`` means every column except the title column.
+        ocr: Read scanned PDF pages and images with OCR (:mod:`rag.ocr`); off, a scanned PDF
+            is refused with :class:`~rag.errors.NoExtractableText` and images too.
+        on_page: Called after each page read by OCR with ``(pages done, pages to read)``, from the
+            loading thread: the ingest's per-page progress. Not part of the options' equality.
 
     Raises:
         ConfigError: ``csv_mode`` is not ``"file"`` or ``"rows"``, or ``max_file_bytes`` < 1.
@@ -32,6 +37,8 @@ class LoadOptions:
     csv_mode: Literal["file", "rows"] = "file"
     csv_title_column: str | None = None
     csv_text_columns: tuple[str, ...] | None = None
+    ocr: bool = True
+    on_page: Callable[[int, int], None] | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         """Validate the options early, with a message naming the fix."""

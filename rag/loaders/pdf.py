@@ -3,8 +3,9 @@
 PDFium was chosen by measurement over pypdf, pdfminer.six, pdfplumber and PyMuPDF (docs/extraction.md,
 ``benchmarks/pdf_libraries.py``): it keeps the spaces between words where pypdf runs them together
 ("Theshellprompt"), and it is the fastest. Page numbers, running headers and footers and tables of
-contents are taken out (:mod:`rag.loaders.page_furniture`); the pages left without any text are
-listed in ``metadata["pages_without_text"]``, for the user to see and for OCR to take.
+contents are taken out (:mod:`rag.loaders.page_furniture`). A page left without text that holds an
+image is a scan: it is read by OCR (:mod:`rag.ocr`) and listed in ``metadata["ocr_pages"]``; the
+pages still without text are listed in ``metadata["pages_without_text"]``, for the user to see.
 """
 
 from __future__ import annotations
@@ -23,8 +24,10 @@ from rag.models import LoadedDocument, Section
 # PDFium's text layer marks a hyphen that ends a line as U+0002; other PDFs keep "-" and a line break.
 _PDF_HYPHEN_RE = re.compile(r"(?<=[a-z])(?:\x02|-\n)(?=[a-z])")
 # PDFium is not thread-safe, not even across documents (pypdfium2 README): the app's sessions and
-# the ingest threads take turns.
-_PDFIUM_LOCK = threading.Lock()
+# the ingest threads take turns. rag.ocr renders pages under it too.
+PDFIUM_LOCK = threading.Lock()
+"""Held around every PDFium call, by every module (:func:`rag.ocr.render_pdf_page` too)."""
+_PDFIUM_LOCK = PDFIUM_LOCK
 
 
 def _clean_pdf_text(text: str) -> str:
@@ -32,8 +35,39 @@ def _clean_pdf_text(text: str) -> str:
     return clean_text(_PDF_HYPHEN_RE.sub("", text.replace("\r\n", "\n")))
 
 
-def _read_pages(data: bytes, filename: str) -> tuple[list[str], dict[str, str]]:
-    """Each page's raw text and the ``/Info`` entries, reading the PDF with PDFium.
+def open_pdf(data: bytes, filename: str) -> Any:
+    """Open a PDF with PDFium; the caller holds :data:`PDFIUM_LOCK` and closes the document.
+
+    Args:
+        data: The file's bytes.
+        filename: For messages.
+
+    Returns:
+        A ``pypdfium2.PdfDocument``.
+
+    Raises:
+        EncryptedDocument: A password is needed (an empty user password is tried by PDFium itself).
+        CorruptDocument: The file cannot be read as a PDF.
+    """
+    import pypdfium2
+    import pypdfium2.raw as pdfium_c
+
+    try:
+        return pypdfium2.PdfDocument(data)
+    except pypdfium2.PdfiumError as exc:
+        if getattr(exc, "err_code", None) in (pdfium_c.FPDF_ERR_PASSWORD, pdfium_c.FPDF_ERR_SECURITY):
+            raise EncryptedDocument(
+                f"{filename} is password protected; remove the password and upload again "
+                "(e.g. print it to a new PDF, or `qpdf --decrypt`)"
+            ) from exc
+        raise CorruptDocument(
+            f"{filename} cannot be read as a PDF ({exc}); it may be truncated or damaged: "
+            "download or export it again"
+        ) from exc
+
+
+def _read_pages(data: bytes, filename: str) -> tuple[list[str], dict[str, str], set[int]]:
+    """Each page's raw text, the ``/Info`` entries, and the 1-based pages that hold an image.
 
     Raises:
         EncryptedDocument: A password is needed (an empty user password is tried by PDFium itself).
@@ -44,23 +78,13 @@ def _read_pages(data: bytes, filename: str) -> tuple[list[str], dict[str, str]]:
     import pypdfium2
     import pypdfium2.raw as pdfium_c
 
-    with _PDFIUM_LOCK:
-        try:
-            pdf = pypdfium2.PdfDocument(data)
-        except pypdfium2.PdfiumError as exc:
-            if getattr(exc, "err_code", None) in (pdfium_c.FPDF_ERR_PASSWORD, pdfium_c.FPDF_ERR_SECURITY):
-                raise EncryptedDocument(
-                    f"{filename} is password protected; remove the password and upload again "
-                    "(e.g. print it to a new PDF, or `qpdf --decrypt`)"
-                ) from exc
-            raise CorruptDocument(
-                f"{filename} cannot be read as a PDF ({exc}); it may be truncated or damaged: "
-                "download or export it again"
-            ) from exc
+    with PDFIUM_LOCK:
+        pdf = open_pdf(data, filename)
         try:
             info = pdf.get_metadata_dict(skip_empty=True)
             guards.check_count(filename, "pages", len(pdf), guards.MAX_PDF_PAGES, "split the PDF into parts")
             pages: list[str] = []
+            image_pages: set[int] = set()
             extracted_chars = 0
             for index in range(len(pdf)):
                 try:
@@ -70,6 +94,9 @@ def _read_pages(data: bytes, filename: str) -> tuple[list[str], dict[str, str]]:
                     extracted_chars += len(pages[-1])
                     guards.check_text_length(filename, extracted_chars)
                     text_page.close()
+                    images = page.get_objects(filter=(pdfium_c.FPDF_PAGEOBJ_IMAGE,))
+                    if next(images, None) is not None:
+                        image_pages.add(index + 1)
                     page.close()
                 except pypdfium2.PdfiumError as exc:
                     raise CorruptDocument(
@@ -78,42 +105,108 @@ def _read_pages(data: bytes, filename: str) -> tuple[list[str], dict[str, str]]:
                     ) from exc
         finally:
             pdf.close()
-    return pages, info
+    return pages, info, image_pages
+
+
+def _ocr_pages(data: bytes, filename: str, numbers: list[int], options: LoadOptions) -> dict[int, str]:
+    """OCR the given 1-based pages: render each at :data:`rag.ocr.OCR_DPI`, recognise it outside the lock.
+
+    Returns:
+        Page number -> recognised text (``""`` when OCR found none).
+
+    Raises:
+        InputLimitExceeded: More pages to OCR than :data:`~rag.loaders.guards.MAX_OCR_PAGES`, or OCR
+            running longer than :data:`~rag.loaders.guards.MAX_OCR_SECONDS`.
+        CorruptDocument: A page cannot be rendered.
+    """
+    import pypdfium2
+
+    from rag import ocr
+
+    guards.check_count(
+        filename, "scanned pages to OCR", len(numbers), guards.MAX_OCR_PAGES, "split the PDF into parts"
+    )
+    clock = guards.OcrClock(filename)
+    texts: dict[int, str] = {}
+    with PDFIUM_LOCK:
+        pdf = open_pdf(data, filename)
+    try:
+        for done, number in enumerate(numbers, start=1):
+            with PDFIUM_LOCK:
+                try:
+                    page = pdf[number - 1]
+                    try:
+                        rendered = ocr.render_page(page, number)
+                    finally:
+                        page.close()
+                except pypdfium2.PdfiumError as exc:
+                    raise CorruptDocument(
+                        f"{filename}: page {number} cannot be rendered for OCR ({exc}); export the PDF again"
+                    ) from exc
+            texts[number] = ocr.lines_to_text(ocr.recognise(rendered.image))
+            if options.on_page is not None:
+                options.on_page(done, len(numbers))
+            clock.check(done, len(numbers))
+    finally:
+        with PDFIUM_LOCK:
+            pdf.close()
+    return texts
 
 
 def load_pdf(data: bytes, filename: str, options: LoadOptions) -> list[LoadedDocument]:
     """Load a PDF: one section per page that has text, with its 1-based ``page`` number.
 
+    Pages with a text layer keep it. Pages without one (besides page furniture) that hold an image
+    are scanned pages: they are rendered and read by OCR (:mod:`rag.ocr`), unless
+    ``options.ocr`` is off; running headers and page numbers are then taken out of both kinds alike.
+
     Args:
         data: The file's bytes.
         filename: The file's name, used as ``source_name`` and in error messages.
-        options: Unused: every loader takes the same arguments (see :mod:`rag.loaders`).
+        options: ``ocr`` (read scanned pages) and ``on_page`` (called after each OCR'd page with
+            ``(pages done, pages to OCR)``).
 
     Returns:
         One document; ``page_count`` is the number of pages; ``metadata`` holds
-        ``pages_without_text`` (1-based page numbers with no text besides page furniture, ``[]``
-        when every page has text) and ``author`` and ``subject`` when the PDF's ``/Info`` has them;
-        the title comes from ``/Info`` too.
+        ``pages_without_text`` (1-based page numbers still without text, ``[]`` when every page has
+        text), ``ocr_pages`` (1-based pages whose text came from OCR, ``[]`` for none), and
+        ``author`` and ``subject`` when the PDF's ``/Info`` has them; the title comes from
+        ``/Info`` too.
 
     Raises:
         EncryptedDocument: The PDF needs a password.
-        CorruptDocument: The file or one of its pages cannot be parsed.
+        CorruptDocument: The file or one of its pages cannot be parsed or rendered.
         EmptyDocument: The PDF has no pages.
-        InputLimitExceeded: More pages than :data:`~rag.loaders.guards.MAX_PDF_PAGES` or more text than
-            :data:`~rag.loaders.guards.MAX_DOCUMENT_CHARS`.
-        NoExtractableText: No page has a text layer (scanned images; OCR is not supported).
+        InputLimitExceeded: More pages than :data:`~rag.loaders.guards.MAX_PDF_PAGES`, more text than
+            :data:`~rag.loaders.guards.MAX_DOCUMENT_CHARS`, or more OCR than the limits of
+            :mod:`rag.loaders.guards` allow.
+        NoExtractableText: No page has text, not even through OCR.
     """
-    raw_pages, info = _read_pages(data, filename)
+    raw_pages, info, image_pages = _read_pages(data, filename)
     if not raw_pages:
         raise EmptyDocument(f"{filename}: the PDF has no pages; no text found")
-    pages = strip_furniture([_clean_pdf_text(text) for text in raw_pages])
+    cleaned = [_clean_pdf_text(text) for text in raw_pages]
+    pages = strip_furniture(cleaned)
+    to_ocr = [number for number in pages.without_text if number in image_pages] if options.ocr else []
+    ocr_pages: list[int] = []
+    if to_ocr:
+        for number, text in _ocr_pages(data, filename, to_ocr, options).items():
+            text = _clean_pdf_text(text)
+            if any(char.isalnum() for char in text):
+                cleaned[number - 1] = text
+                ocr_pages.append(number)
+        guards.check_text_length(filename, sum(map(len, cleaned)))
+        pages = strip_furniture(cleaned)
+        ocr_pages = [number for number in ocr_pages if pages.texts[number - 1]]
     sections = [Section(text=text, page=number) for number, text in enumerate(pages.texts, start=1) if text]
     if not sections:
-        raise NoExtractableText(
-            f"{filename}: no extractable text; OCR is not supported. The pages are probably scanned "
-            "images: run the file through OCR (e.g. ocrmypdf) and upload the result"
+        hint = (
+            "OCR found no text either: check that the scan is legible (300 dpi, upright)"
+            if to_ocr
+            else "the pages have no text layer and no images to read"
         )
-    metadata: dict[str, Any] = {"pages_without_text": list(pages.without_text)}
+        raise NoExtractableText(f"{filename}: no extractable text; {hint}")
+    metadata: dict[str, Any] = {"pages_without_text": list(pages.without_text), "ocr_pages": ocr_pages}
     for key in ("Author", "Subject"):
         if info.get(key, "").strip():
             metadata[key.lower()] = info[key].strip()

@@ -27,6 +27,16 @@ MEDIA_TYPES: dict[str, str] = {
     ".txt": "text/plain",
     ".csv": "text/csv",
     ".jsonl": "application/x-ndjson",
+    ".png": "image/png",
+    ".jpg": "image/jpeg",
+    ".jpeg": "image/jpeg",
+    ".tif": "image/tiff",
+    ".tiff": "image/tiff",
+    ".pptx": "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+    ".xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    ".ods": "application/vnd.oasis.opendocument.spreadsheet",
+    ".epub": "application/epub+zip",
+    ".eml": "message/rfc822",
 }
 """``LoadedDocument.media_type`` per lower-cased extension (with the dot); one key per loadable format."""
 
