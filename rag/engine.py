@@ -691,8 +691,9 @@ class Engine:
         """The PDF pages a cited passage covers, rendered as PNG with the passage highlighted.
 
         Pages ``page_start`` to ``page_end`` of the chunk (at most ``max_pages``), each rendered at
-        :data:`rag.pdf_view.RENDER_DPI` from the document's kept original (:mod:`rag.pdf_view`);
-        about 0.1 to 0.5 s per page on one core.
+        :data:`rag.pdf_view.RENDER_DPI` from the document's kept original (:mod:`rag.pdf_view`):
+        0.15 to 0.3 s per text page, seconds for a scanned page the first time (OCR; its lines are
+        then cached), measured by ``benchmarks/cited_page.py``.
 
         Raises:
             NotFound: the chunk is not stored or not readable; its document is not a PDF, or its
@@ -706,7 +707,9 @@ class Engine:
         original = self.original(piece.document_id)
         last = min(piece.page_end or piece.page_start, piece.page_start + max_pages - 1)
         return [
-            render_cited_page(original.data, page, piece.text, filename=found.source_name)
+            render_cited_page(
+                original.data, page, piece.text, filename=found.source_name, cache_key=original.sha256
+            )
             for page in range(piece.page_start, last + 1)
         ]
 

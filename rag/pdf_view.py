@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import ctypes
 import io
+import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -36,10 +38,19 @@ HIGHLIGHT_RGBA = (255, 200, 0, 96)
 OUTLINE_RGBA = (214, 140, 0, 255)
 EXCERPT_MARGIN = 0.08
 """Page height kept above and below the marks in the excerpt (a fraction of the page height)."""
+OCR_CACHE_PAGES = 64
+"""Pages whose OCR lines are kept in memory (per process, least recently used dropped first).
+
+OCR of a page takes seconds (20 s measured on this 2-core machine under a load of 8,
+``benchmarks/cited_page.py``), so a citation opened twice is read once; a page's lines are a few KB.
+"""
 MIN_TEXT_LAYER_WORDS = 3
 """Fewer words than this on a page's text layer: the page is treated as a scan (OCR, if available)."""
 
 LocatedBy = Literal["text", "ocr", "none"]
+
+_ocr_cache: OrderedDict[tuple[str, int], tuple[tuple[int, int], list[Any]]] = OrderedDict()
+_ocr_cache_lock = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -135,8 +146,28 @@ def _text_layer_boxes(
     return boxes, matched_share(spans, len(passage_words)), len(page_words)
 
 
+def _ocr_lines(data: bytes, page_number: int, cache_key: str | None) -> tuple[tuple[int, int], list[Any]]:
+    """The page's OCR lines and the size of the image they were read from (cached by ``cache_key``)."""
+    from rag.ocr import recognise, render_pdf_page
+
+    key = (cache_key, page_number) if cache_key else None
+    if key is not None:
+        with _ocr_cache_lock:
+            if key in _ocr_cache:
+                _ocr_cache.move_to_end(key)
+                return _ocr_cache[key]
+    rendered = render_pdf_page(data, page_number)
+    found = ((rendered.image.width, rendered.image.height), recognise(rendered.image))
+    if key is not None:
+        with _ocr_cache_lock:
+            _ocr_cache[key] = found
+            while len(_ocr_cache) > OCR_CACHE_PAGES:
+                _ocr_cache.popitem(last=False)
+    return found
+
+
 def _ocr_boxes(
-    data: bytes, page_number: int, size: tuple[int, int], passage_words: Sequence[str]
+    data: bytes, page_number: int, size: tuple[int, int], passage_words: Sequence[str], cache_key: str | None
 ) -> tuple[list[tuple[int, int, int, int]], float]:
     """Marks of the passage from OCR of the page: the boxes of the lines holding it.
 
@@ -147,10 +178,7 @@ def _ocr_boxes(
     Returns:
         The boxes in pixels of the displayed rendering, and the share of the passage's words found.
     """
-    from rag.ocr import recognise, render_pdf_page
-
-    rendered = render_pdf_page(data, page_number)
-    lines = recognise(rendered.image)
+    ocr_size, lines = _ocr_lines(data, page_number, cache_key)
     flat: list[str] = []
     line_of: list[int] = []
     for number, line in enumerate(lines):
@@ -159,7 +187,7 @@ def _ocr_boxes(
             line_of.append(number)
     spans = matched_word_spans(flat, passage_words)
     marked = sorted({line_of[i] for start, end in spans for i in range(start, end)})
-    sx, sy = size[0] / rendered.image.width, size[1] / rendered.image.height
+    sx, sy = size[0] / ocr_size[0], size[1] / ocr_size[1]
     boxes = []
     for number in marked:
         x0, y0, x1, y1 = lines[number].box
@@ -201,7 +229,9 @@ def _excerpt(image: Any, boxes: Sequence[tuple[int, int, int, int]]) -> Any:
     return image.crop((0, top, image.width, bottom))
 
 
-def render_cited_page(data: bytes, page_number: int, passage: str, *, filename: str = "PDF") -> CitedPage:
+def render_cited_page(
+    data: bytes, page_number: int, passage: str, *, filename: str = "PDF", cache_key: str | None = None
+) -> CitedPage:
     """Render one page of a PDF with the passage highlighted.
 
     Args:
@@ -209,6 +239,8 @@ def render_cited_page(data: bytes, page_number: int, passage: str, *, filename: 
         page_number: 1-based page to render.
         passage: The cited passage's text; its words are looked for on the page.
         filename: Named in error messages.
+        cache_key: Identifies ``data`` (its sha256) so a scanned page's OCR lines are read once per
+            process (:data:`OCR_CACHE_PAGES`); ``None`` reads them every time.
 
     Returns:
         The rendered page, its excerpt around the marks, and where the marks came from.
@@ -246,7 +278,9 @@ def render_cited_page(data: bytes, page_number: int, passage: str, *, filename: 
             pdf.close()
     located_by: LocatedBy = "text" if boxes else "none"
     if not boxes and page_words < MIN_TEXT_LAYER_WORDS:
-        ocr_boxes, ocr_share = _ocr_boxes(data, page_number, (image.width, image.height), passage_words)
+        ocr_boxes, ocr_share = _ocr_boxes(
+            data, page_number, (image.width, image.height), passage_words, cache_key
+        )
         if ocr_boxes:
             boxes, share, located_by = ocr_boxes, ocr_share, "ocr"
     marked = _draw_marks(image, boxes)

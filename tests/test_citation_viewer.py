@@ -90,12 +90,19 @@ def test_cited_pdf_page_is_rendered_with_the_passage_marked(engine):
     assert excerpt.width == image.width and excerpt.height < image.height / 2
 
 
-def test_a_scanned_page_is_marked_on_the_lines_ocr_found_the_passage_on(engine):
+def test_a_scanned_page_is_marked_on_the_lines_ocr_found_the_passage_on(engine, monkeypatch):
+    import rag.ocr
+
     image, drawn = render_text_image(TUTORIAL_LINES, dpi=200)
     (result,) = engine.ingestor().ingest_bytes(make_scanned_pdf([INSTALL], [image]), "scan.pdf")
     chunk = _chunk_on_page(engine, result.document_id, 2, "automate")
+    calls = []
+    real_recognise = rag.ocr.recognise
+    monkeypatch.setattr(rag.ocr, "recognise", lambda img: calls.append(1) or real_recognise(img))
 
     (page,) = engine.cited_pages(chunk.id)
+    assert engine.cited_pages(chunk.id)[0].boxes == page.boxes
+    assert len(calls) == 1, "the page's OCR lines are read once, then cached"
     assert (page.page, page.located_by) == (2, "ocr")
     assert page.matched_share > 0.8
     rendered = _image(page.png)
