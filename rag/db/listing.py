@@ -192,7 +192,10 @@ def list_chunks(conn: psycopg.Connection, document_id: int) -> list[ChunkInfo]:
     rows = conn.execute(LIST_CHUNKS, {"document_id": document_id}).fetchall()
     if not rows and conn.execute(DOCUMENT_EXISTS, {"document_id": document_id}).fetchone() is None:
         raise NotFound(f"document {document_id} does not exist")
-    return [ChunkInfo(r[0], r[1], r[2], r[3], r[4], tuple(r[5] or ()), *r[6:10], bool(r[10])) for r in rows]
+    return [
+        ChunkInfo(r[0], r[1], r[2], r[3], r[4], tuple(r[5] or ()), r[6], r[7], r[8], r[9], bool(r[10]))
+        for r in rows
+    ]
 
 
 def chunk_token_counts(conn: psycopg.Connection, collection: str) -> list[int]:
