@@ -227,6 +227,20 @@ def pdf_citation_steps(server: str, page, kind: str) -> None:
     assert box and box["y"] + 50 < 1000, "the highlighted excerpt is in view without scrolling"
     expect(dialog.get_by_role("button", name="Download original")).to_be_visible()
     screenshot(page, f"chat-source-pdf-{kind}.png")
+    if kind == "text":
+        # The Inspector: the stored answer's first candidate, selected, shows the same page.
+        page.keyboard.press("Escape")
+        expect(dialog).to_be_hidden()
+        assistant.get_by_role("button", name="Inspect").click()
+        wait_idle(page)
+        expect(page.get_by_role("heading", name="Stored answer")).to_be_visible()
+        grid = page.locator('[data-testid="stDataFrame"]').first.bounding_box()
+        page.mouse.click(grid["x"] + 15, grid["y"] + 35 + 17)  # the first candidate's checkbox
+        wait_idle(page)
+        shown = page.locator('[data-testid="stImage"]', has_text="Page 2 of 2")
+        expect(shown).to_be_visible()
+        shown.scroll_into_view_if_needed()
+        screenshot(page, "inspector-source.png")
     assert page.remote_requests == [], page.remote_requests
 
 
