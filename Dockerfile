@@ -1,5 +1,6 @@
 FROM python:3.11-slim
 RUN apt-get update && apt-get install -y --no-install-recommends build-essential cmake \
+        tesseract-ocr tesseract-ocr-eng \
     && rm -rf /var/lib/apt/lists/*
 # The app never runs as root: a fixed unprivileged user owns /app and its .venv.
 RUN useradd --create-home --uid 10001 --shell /usr/sbin/nologin rag

@@ -1,10 +1,13 @@
 """Optical character recognition: text lines with their boxes from an image, and PDF pages as images.
 
-The recogniser is RapidOCR (``rapidocr-onnxruntime``): PaddleOCR's PP-OCRv4 detection and
-recognition networks exported to ONNX and run with ONNX Runtime (already the engine's runtime for
-ONNX embeddings). The three model files ship inside the wheel, so OCR works offline and needs no
-Debian package; docs/extraction.md says why it was chosen over Tesseract and what it measured
-(``benchmarks/ocr_quality.py``).
+The recogniser is Tesseract 5 (Debian's ``tesseract-ocr`` with ``tesseract-ocr-eng``; ``scripts/setup.sh``
+and the Dockerfile install it), run as its own command-line program with TSV output (words, boxes,
+confidences); pytesseract does the same, but cannot give the process its own environment, which
+the one-thread setting needs (:func:`_run_tesseract`). It was chosen by measurement over
+RapidOCR (PP-OCRv4 on ONNX Runtime, ``rapidocr-onnxruntime``): on the same rendered Debian Reference
+pages RapidOCR's recogniser ran words together ("Ifyouinstalled a GUIenvironment"), 8-24 %
+character errors against Tesseract's 0.0-0.1 %, at about the same speed (docs/extraction.md,
+``benchmarks/ocr_quality.py``). Tesseract runs offline from its packaged models.
 
 Stable API (the PDF viewer uses it to map a passage back to its place on the page):
 
@@ -17,39 +20,44 @@ Stable API (the PDF viewer uses it to map a passage back to its place on the pag
   given resolution, with what is needed to turn pixel boxes into PDF points
   (:meth:`RenderedPage.box_to_pdf`).
 
-The recogniser is built once per process on first use (about 1 s) and is used by one thread at a
-time (:data:`_ENGINE_LOCK`): ONNX Runtime already spreads one image over every core.
+Each :func:`recognise` call runs one ``tesseract`` process (so calls from several threads do not
+share state), stopped after :data:`MAX_OCR_PAGE_SECONDS`.
 """
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from rag.errors import CorruptDocument, InputLimitExceeded
+from rag.errors import CorruptDocument, InputLimitExceeded, ModelNotAvailable
 
 if TYPE_CHECKING:
     from PIL import Image
 
 __all__ = [
+    "MAX_OCR_PAGE_SECONDS",
     "MAX_OCR_PIXELS",
+    "OCR_LANGUAGES",
     "OCR_DPI",
     "OcrLine",
     "RenderedPage",
+    "check_pixels",
     "lines_to_text",
     "recognise",
+    "render_page",
     "render_pdf_page",
 ]
 
-OCR_DPI = 200
-"""Resolution (dots per inch) at which PDF pages are rendered for OCR.
-
-RapidOCR shrinks any image whose longer side exceeds 2,000 pixels before detection (its
-``max_side_len``), so an A4 page gains nothing above about 170 dpi; ``benchmarks/ocr_quality.py``
-measures 150 and 300 dpi scans (docs/extraction.md).
-"""
+OCR_DPI = 300
+"""Resolution (dots per inch) at which PDF pages are rendered for OCR: Tesseract is trained on text
+of about 10-12 pt at 300 dpi (x-height of 20 pixels or more); ``benchmarks/ocr_quality.py`` measures
+scans made at 150 and 300 dpi (docs/extraction.md)."""
+OCR_LANGUAGES = "eng"
+"""Tesseract language models used (``+``-joined codes, each a Debian ``tesseract-ocr-<code>`` package)."""
+MAX_OCR_PAGE_SECONDS = 120
+"""Seconds one page may take in Tesseract before it is stopped (a dense A4 page takes 5-15 s on two
+busy cores): a hostile image cannot hold an ingest for long."""
 MAX_OCR_PIXELS = 50_000_000
 """Pixels (width x height) of one image or rendered page given to OCR.
 
@@ -57,9 +65,6 @@ An A4 page scanned at 600 dpi has 34.8 million; an RGB image of this size holds 
 declares more (a pixel bomb: a few KB of compressed TIFF or PNG can declare gigapixels) is refused
 before it is decoded.
 """
-
-_ENGINE_LOCK = threading.Lock()
-_engine: Any = None
 
 
 @dataclass(frozen=True)
@@ -70,7 +75,7 @@ class OcrLine:
         text: The recognised characters, stripped.
         box: ``(x0, y0, x1, y1)``: the axis-aligned rectangle around the line, in pixels of the image
             that was recognised, origin at its top-left corner, ``x0 <= x1`` and ``y0 <= y1``.
-        confidence: The recogniser's mean character probability, in [0, 1].
+        confidence: Tesseract's mean word confidence for the line, divided by 100: in [0, 1].
     """
 
     text: str
@@ -110,16 +115,6 @@ class RenderedPage:
         return (x0 * scale, self.height_pt - y1 * scale, x1 * scale, self.height_pt - y0 * scale)
 
 
-def _get_engine() -> Any:
-    """The process's RapidOCR instance, built on first use (call with :data:`_ENGINE_LOCK` held)."""
-    global _engine
-    if _engine is None:
-        from rapidocr_onnxruntime import RapidOCR
-
-        _engine = RapidOCR()
-    return _engine
-
-
 def check_pixels(what: str, width: int, height: int) -> None:
     """Refuse an image larger than :data:`MAX_OCR_PIXELS` before it is decoded or rendered.
 
@@ -138,59 +133,96 @@ def check_pixels(what: str, width: int, height: int) -> None:
         )
 
 
+def _run_tesseract(image: Image.Image) -> str:
+    """Tesseract's TSV for a grey image, fed as PNG on standard input; one process, one thread.
+
+    ``OMP_THREAD_LIMIT=1``: Tesseract's OpenMP threads spin while they wait, and on two busy cores
+    one page took 12.7-15.0 s with them against 2.9-4.5 s without (measured here; the Tesseract
+    FAQ gives the same advice for more than one process at a time).
+    """
+    import io
+    import os
+    import shutil
+    import subprocess
+
+    program = shutil.which("tesseract")
+    if program is None:
+        raise ModelNotAvailable(
+            "OCR needs the tesseract program: install it (Debian/Ubuntu: `apt-get install tesseract-ocr "
+            "tesseract-ocr-eng`, which scripts/setup.sh does when run as root)"
+        )
+    png = io.BytesIO()
+    image.save(png, "PNG", compress_level=1)
+    try:
+        done = subprocess.run(
+            [program, "stdin", "stdout", "-l", OCR_LANGUAGES, "--psm", "3", "tsv"],
+            input=png.getvalue(),
+            capture_output=True,
+            timeout=MAX_OCR_PAGE_SECONDS,
+            env={**os.environ, "OMP_THREAD_LIMIT": "1"},
+            check=False,
+        )
+    except subprocess.TimeoutExpired as exc:  # subprocess.run has killed it
+        raise InputLimitExceeded(
+            f"OCR of one page took more than {MAX_OCR_PAGE_SECONDS} s and was stopped: scan the page again "
+            "at 300 dpi, or split the file"
+        ) from exc
+    if done.returncode != 0:
+        message = done.stderr.decode("utf-8", "replace").strip()
+        if "Failed loading language" in message or "Error opening data file" in message:
+            raise ModelNotAvailable(
+                f"Tesseract has no '{OCR_LANGUAGES}' language data: install tesseract-ocr-{OCR_LANGUAGES}"
+            )
+        raise CorruptDocument(f"OCR failed on the image ({message[-300:]}); check that it is a readable scan")
+    return done.stdout.decode("utf-8", "replace")
+
+
 def recognise(image: Image.Image) -> list[OcrLine]:
-    """Find and read the lines of text in an image.
+    """Find and read the lines of text in an image with Tesseract.
 
     Args:
-        image: Any PIL image (converted to RGB here); a page scanned at 150-300 dpi reads best.
+        image: Any PIL image (converted to 8-bit grey here); a page scanned at 150-300 dpi reads best.
 
     Returns:
-        The lines in reading order (top to bottom, then left to right), lines the recogniser is
-        less than 50 % sure of left out (RapidOCR's ``text_score``); ``[]`` when there is no text.
+        The lines in reading order (Tesseract's page layout analysis, ``--psm 3``: column by column,
+        top to bottom), each line's words joined by one space; ``[]`` when there is no text.
 
     Raises:
-        InputLimitExceeded: The image has more than :data:`MAX_OCR_PIXELS` pixels.
-        CorruptDocument: The recogniser failed on the image.
+        InputLimitExceeded: The image has more than :data:`MAX_OCR_PIXELS` pixels, or Tesseract took
+            more than :data:`MAX_OCR_PAGE_SECONDS`.
+        ModelNotAvailable: The ``tesseract`` program or its language data is not installed.
+        CorruptDocument: Tesseract failed on the image.
     """
-    import numpy as np
+    import csv
 
     check_pixels("the image", image.width, image.height)
-    pixels = np.asarray(image.convert("RGB"))
-    with _ENGINE_LOCK:
-        engine = _get_engine()
-        try:
-            # RapidOCR takes an array to be in OpenCV's channel order (BGR).
-            result, _elapsed = engine(np.ascontiguousarray(pixels[:, :, ::-1]))
-        except Exception as exc:  # onnxruntime and OpenCV errors have no common base class
-            raise CorruptDocument(
-                f"OCR failed on the image ({type(exc).__name__}: {exc}); check that it is a readable scan"
-            ) from exc
-    lines = []
-    for points, text, score in result or ():
-        text = " ".join(str(text).split())
-        if not text:
+    tsv = _run_tesseract(image.convert("L"))
+    rows = csv.reader(tsv.splitlines(), delimiter="\t", quoting=csv.QUOTE_NONE)
+    header = next(rows, [])
+    column = {name: index for index, name in enumerate(header)}
+    words: dict[tuple[str, str, str], list[tuple[str, int, int, int, int, float]]] = {}
+    for row in rows:
+        if len(row) != len(header):
             continue
-        xs = [float(point[0]) for point in points]
-        ys = [float(point[1]) for point in points]
-        confidence = min(max(float(score), 0.0), 1.0)
-        lines.append(OcrLine(text, (min(xs), min(ys), max(xs), max(ys)), confidence))
-    return _reading_order(lines)
-
-
-def _reading_order(lines: list[OcrLine]) -> list[OcrLine]:
-    """Sort lines into rows (a line whose vertical centre lies inside a row's span joins it), rows top down."""
-    rows: list[list[OcrLine]] = []
-    for line in sorted(lines, key=lambda item: (item.box[1], item.box[0])):
-        centre = (line.box[1] + line.box[3]) / 2
-        for row in rows:
-            top = min(item.box[1] for item in row)
-            bottom = max(item.box[3] for item in row)
-            if top <= centre <= bottom:
-                row.append(line)
-                break
-        else:
-            rows.append([line])
-    return [line for row in rows for line in sorted(row, key=lambda item: item.box[0])]
+        text = row[column["text"]].strip()
+        confidence = float(row[column["conf"]])
+        if not text or confidence < 0:  # page, block, paragraph and line rows have conf -1
+            continue
+        key = (row[column["block_num"]], row[column["par_num"]], row[column["line_num"]])
+        left, top = int(row[column["left"]]), int(row[column["top"]])
+        right, bottom = left + int(row[column["width"]]), top + int(row[column["height"]])
+        words.setdefault(key, []).append((text, left, top, right, bottom, confidence))
+    lines = []
+    for line_words in words.values():  # dicts keep Tesseract's reading order
+        box = (
+            float(min(word[1] for word in line_words)),
+            float(min(word[2] for word in line_words)),
+            float(max(word[3] for word in line_words)),
+            float(max(word[4] for word in line_words)),
+        )
+        confidence = sum(word[5] for word in line_words) / len(line_words) / 100.0
+        lines.append(OcrLine(" ".join(word[0] for word in line_words), box, min(max(confidence, 0.0), 1.0)))
+    return lines
 
 
 def lines_to_text(lines: Sequence[OcrLine]) -> str:

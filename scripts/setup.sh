@@ -16,6 +16,15 @@ if [ "$(uname -m)" = "x86_64" ]; then
   export CMAKE_ARGS="${CMAKE_ARGS:--DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON}"
 fi
 "${PIP[@]}" llama-cpp-python==0.3.36
+# OCR of scanned PDF pages and images runs Debian's Tesseract (rag/ocr.py).
+if ! command -v tesseract >/dev/null 2>&1; then
+  if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = "0" ]; then
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq tesseract-ocr tesseract-ocr-eng) >/dev/null \
+      || echo "warning: could not install tesseract-ocr; scanned pages and images will not be read" >&2
+  else
+    echo "note: install tesseract-ocr and tesseract-ocr-eng to read scanned PDF pages and images" >&2
+  fi
+fi
 if [ "${1:-}" = "--dev" ]; then
   "${PIP[@]}" -e ".[local-llm,dev]"
   # Browser tests use Debian's Chromium (never a browser download).

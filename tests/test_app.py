@@ -291,6 +291,13 @@ def test_ocr_passages_are_marked_in_chips_and_the_chunk_table():
     assert list(chunks_frame(chunks)["OCR"]) == ["", "OCR"]
 
 
+def test_every_loadable_media_type_has_a_short_name():
+    from rag.loaders.text import MEDIA_TYPES
+    from ui.tables import MEDIA_TYPE_NAMES
+
+    assert set(MEDIA_TYPES.values()) <= MEDIA_TYPE_NAMES.keys()
+
+
 def test_ingest_files_reports_progress_per_file_from_the_calling_thread(ui, engine):  # noqa: F811
     import threading
 

@@ -75,6 +75,30 @@ def test_docx_declaring_a_dtd_is_refused() -> None:
         list(load_bytes(_docx(xml), "dtd.docx"))
 
 
+@pytest.mark.parametrize("name", ["deck.pptx", "sheet.xlsx", "sheet.ods", "book.epub"])
+def test_office_and_epub_zip_bombs_are_refused_from_their_declared_sizes(name: str) -> None:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as archive:
+        with archive.open("content.xml", "w", force_zip64=True) as stream:
+            block = b" " * MIB
+            for _ in range(guards.MAX_UNZIPPED_BYTES // len(block) + 8):
+                stream.write(block)
+    with pytest.raises(InputLimitExceeded, match="decompressed bytes, above the limit"):
+        list(load_bytes(buffer.getvalue(), name))
+
+
+def test_pptx_declaring_a_dtd_is_refused() -> None:
+    xml = b'<?xml version="1.0"?><!DOCTYPE p [<!ENTITY a "aaaa">]><p:presentation>&a;</p:presentation>'
+    with pytest.raises(CorruptDocument, match="declares a DTD or entities, which PPTX files never need"):
+        list(load_bytes(_docx(xml), "dtd.pptx"))
+
+
+def test_spreadsheet_tag_limit_is_higher_but_bounded() -> None:
+    cells = b"<c><v>1</v></c>" * (guards.MAX_SHEET_XML_ELEMENTS // 4 + 1)
+    with pytest.raises(InputLimitExceeded, match="XML tags"):
+        list(load_bytes(_docx(b"<worksheet><sheetData>" + cells + b"</sheetData></worksheet>"), "tags.xlsx"))
+
+
 def test_html_tag_bomb_is_refused_before_parsing() -> None:
     data = b"<html><body>" + b"<b></b>" * (guards.MAX_HTML_ELEMENTS // 2 + 1) + b"</body></html>"
     with pytest.raises(InputLimitExceeded, match="HTML tags"):

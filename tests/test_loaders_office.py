@@ -282,3 +282,32 @@ def test_new_formats_are_supported_extensions() -> None:
         ".tif",
         ".tiff",
     } <= SUPPORTED_EXTENSIONS
+
+
+# --- bad, encrypted and empty files -------------------------------------------------------------
+
+
+def test_bad_pptx_files_get_the_reason() -> None:
+    from pptx import Presentation
+
+    data = make_pptx([("Title", "Body", "")])
+    with pytest.raises(CorruptDocument, match=r"cut\.pptx cannot be read as PPTX"):
+        load_bytes(data[: len(data) // 2], "cut.pptx")
+    with pytest.raises(CorruptDocument, match="old .ppt file or password protected"):
+        load_bytes(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\0" * 2048, "old.pptx")
+    empty = io.BytesIO()
+    Presentation().save(empty)
+    with pytest.raises(EmptyDocument, match="no text found"):
+        load_bytes(empty.getvalue(), "empty.pptx")
+
+
+def test_epub_without_text_is_empty() -> None:
+    with pytest.raises(EmptyDocument, match="no text found"):
+        load_bytes(make_epub([("", "")]), "blank.epub")
+
+
+def test_eml_with_no_subject_and_no_body_is_empty() -> None:
+    message = EmailMessage()
+    message["From"] = "a@example.org"
+    with pytest.raises(EmptyDocument, match="no subject and no text body"):
+        load_bytes(message.as_bytes(), "blank.eml")

@@ -1,4 +1,4 @@
-"""OCR (rag.ocr, RapidOCR) on pages rendered here from real text: scanned PDF pages and images.
+"""OCR (rag.ocr, Tesseract) on pages rendered here from real text: scanned PDF pages and images.
 
 Small on purpose (a page or two each): OCR takes about a second per page on two cores.
 """
@@ -11,7 +11,7 @@ import pytest
 
 from helpers import TUTORIAL_LINES, make_scanned_pdf, render_text_image
 from rag import ocr
-from rag.errors import CorruptDocument, InputLimitExceeded, NoExtractableText
+from rag.errors import CorruptDocument, InputLimitExceeded, ModelNotAvailable, NoExtractableText
 from rag.loaders import LoadOptions, guards, load_bytes
 
 
@@ -39,6 +39,28 @@ def test_recognise_reads_the_lines_in_order_with_boxes_and_confidence(page) -> N
     text = ocr.lines_to_text(lines)
     assert text.count("\n") == len(TUTORIAL_LINES) - 1
     assert "search-and-replace" in text and "automate" in text
+
+
+def test_missing_tesseract_names_the_package(page, monkeypatch: pytest.MonkeyPatch) -> None:
+    import shutil
+
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    with pytest.raises(ModelNotAvailable, match="apt-get install tesseract-ocr tesseract-ocr-eng"):
+        ocr.recognise(page[0])
+
+
+def test_without_tesseract_a_pdf_keeps_its_typed_pages_and_says_why(
+    page, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import shutil
+
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    (document,) = load_bytes(make_scanned_pdf(["Typed page."], [page[0]]), "mixed.pdf")
+    assert [section.page for section in document.sections] == [1]
+    assert document.metadata["pages_without_text"] == [2] and document.metadata["ocr_pages"] == []
+    assert "apt-get install tesseract-ocr" in document.metadata["ocr_unavailable"]
+    with pytest.raises(NoExtractableText, match="apt-get install tesseract-ocr"):
+        load_bytes(make_scanned_pdf([], [page[0]]), "scan.pdf")
 
 
 def test_blank_image_has_no_lines() -> None:

@@ -21,6 +21,14 @@ MEDIA_TYPE_NAMES: dict[str, str] = {
     "text/plain": "Text",
     "text/csv": "CSV",
     "application/x-ndjson": "JSONL",
+    "image/png": "PNG",
+    "image/jpeg": "JPEG",
+    "image/tiff": "TIFF",
+    "application/vnd.openxmlformats-officedocument.presentationml.presentation": "PPTX",
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": "XLSX",
+    "application/vnd.oasis.opendocument.spreadsheet": "ODS",
+    "application/epub+zip": "EPUB",
+    "message/rfc822": "Email",
 }
 """Short names of the media types the loaders produce (``rag.loaders``)."""
 

@@ -193,7 +193,19 @@ def list_chunks(conn: psycopg.Connection, document_id: int) -> list[ChunkInfo]:
     if not rows and conn.execute(DOCUMENT_EXISTS, {"document_id": document_id}).fetchone() is None:
         raise NotFound(f"document {document_id} does not exist")
     return [
-        ChunkInfo(r[0], r[1], r[2], r[3], r[4], tuple(r[5] or ()), r[6], r[7], r[8], r[9], bool(r[10]))
+        ChunkInfo(
+            id=r[0],
+            ordinal=r[1],
+            text=r[2],
+            page_start=r[3],
+            page_end=r[4],
+            heading_path=tuple(r[5] or ()),
+            token_count=r[6],
+            char_start=r[7],
+            char_end=r[8],
+            embedding_model=r[9],
+            from_ocr=bool(r[10]),
+        )
         for r in rows
     ]
 

@@ -4,7 +4,7 @@ Each format is read with a well-kept library, never with our own parser: pypdfiu
 :mod:`rag.loaders.pdf`, with page furniture taken out by :mod:`rag.loaders.page_furniture`), python-docx (DOCX, :mod:`rag.loaders.docx`), BeautifulSoup + lxml (HTML,
 :mod:`rag.loaders.html`), LangChain's ``MarkdownHeaderTextSplitter`` (Markdown, plain text:
 :mod:`rag.loaders.markdown`), pandas (CSV) and the standard ``json`` module (BEIR JSONL), both in
-:mod:`rag.loaders.tabular`; Pillow + RapidOCR (PNG, JPEG, TIFF scans: :mod:`rag.loaders.image`, OCR
+:mod:`rag.loaders.tabular`; Pillow + Tesseract (PNG, JPEG, TIFF scans: :mod:`rag.loaders.image`, OCR
 in :mod:`rag.ocr`, which also reads a PDF's scanned pages); python-pptx (PPTX, slides as pages:
 :mod:`rag.loaders.pptx`); pandas with openpyxl / odfpy (XLSX, ODS, sheets as tables:
 :mod:`rag.loaders.spreadsheet`); EbookLib (EPUB: :mod:`rag.loaders.epub`); the standard ``email``
@@ -122,6 +122,8 @@ def load_bytes(data: bytes, filename: str, options: LoadOptions = LoadOptions())
         UnsupportedFileType: The extension is not in :data:`SUPPORTED_EXTENSIONS`.
         EncryptedDocument: A PDF or workbook needs a password, or an EPUB has DRM.
         NoExtractableText: A PDF or image has no text, not even through OCR.
+        ModelNotAvailable: An image needs OCR and Tesseract is not installed (a PDF keeps its typed
+            pages then, with the reason in ``metadata["ocr_unavailable"]``).
         CorruptDocument: The file cannot be parsed (truncated, binary renamed to ``.txt``, bad
             JSONL line...).
         ConfigError: CSV rows mode names a column the file does not have.

@@ -14,7 +14,7 @@ import re
 import threading
 from typing import Any
 
-from rag.errors import CorruptDocument, EmptyDocument, EncryptedDocument, NoExtractableText
+from rag.errors import CorruptDocument, EmptyDocument, EncryptedDocument, ModelNotAvailable, NoExtractableText
 from rag.loaders import guards
 from rag.loaders.options import LoadOptions
 from rag.loaders.page_furniture import strip_furniture
@@ -169,7 +169,8 @@ def load_pdf(data: bytes, filename: str, options: LoadOptions) -> list[LoadedDoc
     Returns:
         One document; ``page_count`` is the number of pages; ``metadata`` holds
         ``pages_without_text`` (1-based page numbers still without text, ``[]`` when every page has
-        text), ``ocr_pages`` (1-based pages whose text came from OCR, ``[]`` for none), and
+        text), ``ocr_pages`` (1-based pages whose text came from OCR, ``[]`` for none),
+        ``ocr_unavailable`` (why scanned pages were not read, when Tesseract is missing), and
         ``author`` and ``subject`` when the PDF's ``/Info`` has them; the title comes from
         ``/Info`` too.
 
@@ -180,7 +181,7 @@ def load_pdf(data: bytes, filename: str, options: LoadOptions) -> list[LoadedDoc
         InputLimitExceeded: More pages than :data:`~rag.loaders.guards.MAX_PDF_PAGES`, more text than
             :data:`~rag.loaders.guards.MAX_DOCUMENT_CHARS`, or more OCR than the limits of
             :mod:`rag.loaders.guards` allow.
-        NoExtractableText: No page has text, not even through OCR.
+        NoExtractableText: No page has text, not even through OCR (or OCR is not installed).
     """
     raw_pages, info, image_pages = _read_pages(data, filename)
     if not raw_pages:
@@ -189,8 +190,14 @@ def load_pdf(data: bytes, filename: str, options: LoadOptions) -> list[LoadedDoc
     pages = strip_furniture(cleaned)
     to_ocr = [number for number in pages.without_text if number in image_pages] if options.ocr else []
     ocr_pages: list[int] = []
+    ocr_missing = ""
     if to_ocr:
-        for number, text in _ocr_pages(data, filename, to_ocr, options).items():
+        try:
+            recognised = _ocr_pages(data, filename, to_ocr, options)
+        except ModelNotAvailable as exc:
+            # Tesseract is not installed: the typed pages are still worth indexing; say why the rest is not.
+            recognised, ocr_missing = {}, str(exc)
+        for number, text in recognised.items():
             text = _clean_pdf_text(text)
             if any(char.isalnum() for char in text):
                 cleaned[number - 1] = text
@@ -201,12 +208,14 @@ def load_pdf(data: bytes, filename: str, options: LoadOptions) -> list[LoadedDoc
     sections = [Section(text=text, page=number) for number, text in enumerate(pages.texts, start=1) if text]
     if not sections:
         hint = (
-            "OCR found no text either: check that the scan is legible (300 dpi, upright)"
+            ocr_missing or "OCR found no text either: check that the scan is legible (300 dpi, upright)"
             if to_ocr
             else "the pages have no text layer and no images to read"
         )
         raise NoExtractableText(f"{filename}: no extractable text; {hint}")
     metadata: dict[str, Any] = {"pages_without_text": list(pages.without_text), "ocr_pages": ocr_pages}
+    if ocr_missing:
+        metadata["ocr_unavailable"] = ocr_missing
     for key in ("Author", "Subject"):
         if info.get(key, "").strip():
             metadata[key.lower()] = info[key].strip()
