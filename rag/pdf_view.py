@@ -7,7 +7,7 @@ with the passage's words (:mod:`rag.passage_match`); the matched characters' rec
 (``FPDFText_CountRects`` / ``FPDFText_GetRect``, one per run of characters on a line) are mapped to
 pixels with ``FPDF_PageToDevice`` (so crop boxes and rotated pages land right) and painted as
 translucent marks with Pillow. A page without a text layer (a scan) is read with OCR
-(:func:`rag.ocr.recognise`, RapidOCR, on the same rendering), and the OCR lines that hold the
+(:func:`rag.ocr.recognise`, at the ingest's OCR resolution), and the OCR lines that hold the
 passage are marked instead.
 
 Besides the whole page, :attr:`CitedPage.excerpt_png` is the band of the page around the marks, so
@@ -41,8 +41,9 @@ EXCERPT_MARGIN = 0.08
 OCR_CACHE_PAGES = 64
 """Pages whose OCR lines are kept in memory (per process, least recently used dropped first).
 
-OCR of a page takes seconds (20 s measured on this 2-core machine under a load of 8,
-``benchmarks/cited_page.py``), so a citation opened twice is read once; a page's lines are a few KB.
+OCR of a page takes seconds (2.9 to 5.4 s per Debian Reference page measured with Tesseract on
+this 2-core machine at a load of about 8, ``benchmarks/cited_page.py``), so a citation opened twice
+is read once; a page's lines are a few KB.
 """
 MIN_TEXT_LAYER_WORDS = 3
 """Fewer words than this on a page's text layer: the page is treated as a scan (OCR, if available)."""
