@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+import shutil
+import tempfile
 import uuid
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -125,9 +128,20 @@ def test_originals_follow_the_collection_readers(engine, database):
             )
 
 
-def test_originals_survive_a_restart_of_the_server(settings, embedder, tmp_path_factory):
-    """Its own embedded PostgreSQL, stopped and started again: the original is read back."""
-    data_dir = tmp_path_factory.mktemp("restart")
+def test_originals_survive_a_restart_of_the_server(settings, embedder):
+    """Its own embedded PostgreSQL, stopped and started again: the original is read back.
+
+    The data directory is outside pytest's tree, as in ``db_fixtures.database``: the server runs as
+    another user, and a concurrent pytest session resets that tree to mode 0700.
+    """
+    data_dir = Path(tempfile.mkdtemp(prefix="rag-test-restart-"))
+    try:
+        _restart_and_read(settings, embedder, data_dir)
+    finally:
+        shutil.rmtree(data_dir, ignore_errors=True)
+
+
+def _restart_and_read(settings, embedder, data_dir: Path) -> None:
     first = Database.open(Settings(data_dir=data_dir, database_url=None))
     try:
         engine = Engine(settings, db=first)
