@@ -289,6 +289,7 @@ def test_ocr_passages_are_marked_in_chips_and_the_chunk_table():
         ChunkInfo(2, 1, "scanned", 2, 2, (), 3, 7, 14, "m", from_ocr=True),
     ]
     assert list(chunks_frame(chunks)["OCR"]) == ["", "OCR"]
+    assert "OCR" not in chunks_frame(chunks[:1]).columns  # no scans, no column
 
 
 def test_every_loadable_media_type_has_a_short_name():

@@ -121,6 +121,19 @@ def test_image_file_is_one_ocrd_page(page, image_format: str) -> None:
     assert document.media_type == f"image/{image_format.lower()}"
 
 
+def test_transparent_png_is_read_on_white(page) -> None:
+    from PIL import Image
+
+    image, _ = page
+    # Black text on a fully transparent background (screenshots and exported figures look like this).
+    transparent = Image.new("RGBA", image.size, (0, 0, 0, 0))
+    transparent.putalpha(image.convert("L").point(lambda value: 255 - value))
+    buffer = io.BytesIO()
+    transparent.save(buffer, "PNG")
+    (document,) = load_bytes(buffer.getvalue(), "transparent.png")
+    assert "rearrange" in document.sections[0].text
+
+
 def test_multi_page_tiff_frames_are_pages(page) -> None:
     from PIL import Image
 

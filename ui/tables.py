@@ -106,7 +106,10 @@ def documents_frame(documents: Sequence[DocumentInfo]) -> pd.DataFrame:
 
 
 def chunks_frame(chunks: Sequence[ChunkInfo]) -> pd.DataFrame:
-    """One row per chunk: #, pages, OCR ("OCR" when read by OCR), section, tokens, characters, model, text."""
+    """One row per chunk: #, pages, OCR, section, tokens, characters, embedding model, text.
+
+    The OCR column ("OCR" for a chunk read by OCR) is there only when some chunk was.
+    """
     rows = [
         {
             "#": c.ordinal + 1,
@@ -122,7 +125,7 @@ def chunks_frame(chunks: Sequence[ChunkInfo]) -> pd.DataFrame:
     ]
     return pd.DataFrame(
         rows, columns=["#", "pages", "OCR", "section", "tokens", "characters", "embedding model", "text"]
-    )
+    ).drop(columns=[] if any(c.from_ocr for c in chunks) else ["OCR"])
 
 
 def fused_ranks(candidates: Sequence[Candidate]) -> dict[int, int]:

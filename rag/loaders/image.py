@@ -41,6 +41,21 @@ def _open(data: bytes, filename: str) -> Any:
         ) from exc
 
 
+def _on_white(image: Any) -> Any:
+    """The frame as RGB, a transparent background made white.
+
+    Dropping the alpha channel would leave a transparent background black, and black text on it
+    unreadable.
+    """
+    from PIL import Image
+
+    has_alpha = image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info)
+    if not has_alpha:
+        return image if image.mode == "RGB" else image.convert("RGB")
+    rgba = image.convert("RGBA")
+    return Image.alpha_composite(Image.new("RGBA", rgba.size, "white"), rgba).convert("RGB")
+
+
 def load_image(data: bytes, filename: str, options: LoadOptions) -> list[LoadedDocument]:
     """Load a scanned image: OCR each frame (a multi-page TIFF has several) into one page.
 
@@ -89,7 +104,7 @@ def load_image(data: bytes, filename: str, options: LoadOptions) -> list[LoadedD
             )
             ocr.check_pixels(f"{filename} frame {frame + 1}", image.width, image.height)
             try:
-                picture = ImageOps.exif_transpose(image.convert("RGB") if image.mode != "RGB" else image)
+                picture = ImageOps.exif_transpose(_on_white(image))
                 picture.load()
             except (OSError, ValueError, SyntaxError) as exc:  # truncated or damaged pixel data
                 raise CorruptDocument(
