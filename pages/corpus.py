@@ -1,13 +1,19 @@
-"""Corpus: the documents of the active collection, their chunks, statistics, delete and re-embed."""
+"""Corpus: the documents of the active collection, their chunks, statistics, delete and re-embed.
+
+A selected document can be downloaded as uploaded, and a selected chunk is shown where it stands in
+the document (the PDF page with the passage highlighted, or its section). A member with read-only
+access sees Delete and Re-embed disabled, with the reason.
+"""
 
 import altair as alt
 import pandas as pd
 import streamlit as st
 
-from rag import ocr_pages_note, pages_without_text_note
+from rag import NotFound, ocr_pages_note, pages_without_text_note
 from ui import sharing, state
 from ui.errors import guard
 from ui.markdown import bold, markdown_text
+from ui.source_view import download_original, render_source
 from ui.tables import chunks_frame, documents_frame
 from ui.text import human_size, plural
 
@@ -26,6 +32,16 @@ search = st.text_input(
     icon=":material/search:",
 )
 documents = engine.documents(collection, search=search or None)
+try:
+    target = engine.collection(collection)
+    read_only_reason = (
+        None
+        if target.writable
+        else f"{markdown_text(collection)} is shared with you read-only: ask its owner "
+        f"{markdown_text(target.owner)} for write access to delete or re-embed documents."
+    )
+except NotFound:  # not created yet: the acting user's first upload creates it, owned by them
+    read_only_reason = None
 frame = documents_frame(documents)
 
 if not documents:
@@ -60,20 +76,23 @@ with st.container(horizontal=True):
     if st.button(
         f"Delete {len(selected)} selected",
         icon=":material/delete:",
-        disabled=not selected,
+        disabled=not selected or read_only_reason is not None,
         key="corpus-delete",
+        help=read_only_reason,
     ):
         st.session_state[CONFIRM_KEY] = [d.id for d in selected]
     reembed = st.button(
         "Re-embed collection",
         icon=":material/refresh:",
-        disabled=not documents,
+        disabled=not documents or read_only_reason is not None,
         key="corpus-reembed",
-        help=f"Embed again every chunk whose vector was not made by {model}.",
+        help=read_only_reason or f"Embed again every chunk whose vector was not made by {model}.",
     )
+if read_only_reason is not None:
+    st.caption(f":material/lock: {read_only_reason}")
 
 pending = st.session_state.get(CONFIRM_KEY)
-if pending:
+if pending and read_only_reason is None:
     titles = {d.id: d.title for d in documents}
     st.warning(
         f"Delete {len(pending)} document(s) and their chunks from {bold(collection)}? "
@@ -124,13 +143,26 @@ if selected:
             help="These pages have no text layer and OCR found no text on them (blank pages, drawings, "
             "or scans too faint to read), so nothing on them can be found or cited.",
         )
+    if document.has_original:
+        download_original(engine, document.id, document.source_name, document.media_type, "corpus-download")
     with guard():
-        st.dataframe(
-            chunks_frame(engine.chunks(document.id)),
+        chunks = engine.chunks(document.id)
+        chunk_event = st.dataframe(
+            chunks_frame(chunks),
             hide_index=True,
             width="stretch",
+            key=f"corpus-chunks-{document.id}",
+            on_select="rerun",
+            selection_mode="single-row",
             column_config={"text": st.column_config.TextColumn("text", width="large")},
         )
+        st.caption("Select a chunk to see it where it stands in the document.")
+        chosen_chunks = [chunks[i] for i in chunk_event.selection.rows if i < len(chunks)]
+        if chosen_chunks:
+            with st.container(border=True):
+                render_source(
+                    engine, chosen_chunks[0].id, f"corpus-source-{chosen_chunks[0].id}", offer_download=False
+                )
 
 
 st.divider()

@@ -11,6 +11,7 @@ from ui import state
 from ui.errors import guard
 from ui.inspector import params_inputs, render_candidates, render_messages, render_timings
 from ui.markdown import markdown_text
+from ui.source_view import render_source
 from ui.tables import compare_top_k, diff_frame, media_type_name, pages_label
 
 RUNS_KEY = "inspector-runs"
@@ -42,6 +43,15 @@ def _top_k_frame(candidates: Sequence[Candidate]) -> pd.DataFrame:
         ],
         columns=["rank", "title", "pages", "chunk"],
     )
+
+
+def _show_selected(candidate: Candidate | None, key: str) -> None:
+    """The candidate picked in a table, where it stands in its document (page or section)."""
+    if candidate is None:
+        st.caption("Select a candidate's row to see it in its document.")
+        return
+    with st.container(border=True):
+        render_source(engine, candidate.chunk_id, key)
 
 
 def _mode_note(trace: RetrievalTrace) -> None:
@@ -106,7 +116,10 @@ if message_param:
             )
             cols[2].metric("Tokens (prompt + answer)", f"{answer.prompt_tokens} + {answer.completion_tokens}")
             cols[3].metric("Model", answer.model)
-            render_candidates(trace.candidates if trace else (), key="inspector-stored-table")
+            _show_selected(
+                render_candidates(trace.candidates if trace else (), key="inspector-stored-table"),
+                "inspector-stored-source",
+            )
             render_timings(answer.timings_ms)
             render_messages(answer.messages, "Prompt sent to the model")
     st.divider()
@@ -168,7 +181,7 @@ if runs:
     if trace_b is None:
         st.subheader(f"Candidates for “{markdown_text(query)}”")
         _mode_note(trace_a)
-        render_candidates(candidates_a, key="inspector-table-a")
+        _show_selected(render_candidates(candidates_a, key="inspector-table-a"), "inspector-source-a")
         render_timings(trace_a.timings_ms)
         render_messages(engine.prompt_preview(query, trace_a.hits), "Prompt that would be sent to the model")
     else:
@@ -196,6 +209,6 @@ if runs:
             st.dataframe(diff_frame(diff), hide_index=True, width="stretch", key="inspector-diff")
         tab_a, tab_b = st.tabs(["All candidates of A", "All candidates of B"])
         with tab_a:
-            render_candidates(candidates_a, key="inspector-table-a")
+            _show_selected(render_candidates(candidates_a, key="inspector-table-a"), "inspector-source-a")
         with tab_b:
-            render_candidates(candidates_b, key="inspector-table-b")
+            _show_selected(render_candidates(candidates_b, key="inspector-table-b"), "inspector-source-b")

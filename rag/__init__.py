@@ -17,6 +17,7 @@ from rag.db.access import Access, Member, MemberAccess
 from rag.db.collections import Collection
 from rag.db.conversations import Conversation
 from rag.db.listing import ChunkInfo, CollectionSummary, DatabaseStatus, DocumentInfo
+from rag.db.originals import OriginalFile
 from rag.db.runs import StoredRun
 from rag.db.search import Filters
 from rag.engine import Engine, ReembedReport
@@ -54,6 +55,8 @@ from rag.models import (
     pages_without_text_note,
 )
 from rag.ocr import OcrLine, RenderedPage, recognise, render_pdf_page
+from rag.passage_context import PassageContext
+from rag.pdf_view import CitedPage
 from rag.prompting import ABSTAIN_TEXT
 from rag.rerank import RerankerStatus
 from rag.retrieval import MODES, RetrievalTrace, SearchParams
@@ -84,6 +87,7 @@ __all__ = [
     "render_pdf_page",
     "ChunkInfo",
     "ChunkPreview",
+    "CitedPage",
     "Citation",
     "Collection",
     "CollectionSummary",
@@ -119,6 +123,8 @@ __all__ = [
     "ModelNotAvailable",
     "NoExtractableText",
     "NotFound",
+    "OriginalFile",
+    "PassageContext",
     "PullResult",
     "RagError",
     "ReembedReport",

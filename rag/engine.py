@@ -59,14 +59,18 @@ from rag.db.listing import (
     list_chunks,
     list_documents,
 )
+from rag.db.originals import OriginalFile, document_name, get_original
+from rag.db.passages import CitedChunk, cited_chunk, neighbour_chunks
 from rag.db.preferences import get_preferences, set_preference
 from rag.db.runs import StoredRun
 from rag.embedding import Embedder, hub_offline_by_user, load_embedder, stored_model_name
 from rag.embedding_backends import ProgressMessage, print_progress
-from rag.errors import AccessDenied, ConfigError, ModelDownloadError
+from rag.errors import AccessDenied, ConfigError, ModelDownloadError, NotFound
 from rag.ingest import Ingestor, ProgressCallback
 from rag.loaders import LoadOptions
 from rag.models import Candidate
+from rag.passage_context import CONTEXT_CHUNKS, MAX_CONTEXT_CHARS, PassageContext, build_context
+from rag.pdf_view import CitedPage, render_cited_page
 from rag.rerank import Reranker, RerankerStatus, load_reranker
 from rag.retrieval import RetrievalTrace, SearchParams, retrieve
 from rag.uploads import (
@@ -634,6 +638,80 @@ class Engine:
         """
         with self.db.connection() as conn:
             return list_chunks(conn, document_id)
+
+    def original(self, document_id: int) -> OriginalFile:
+        """The file a document was loaded from, as uploaded (for a download button or the PDF viewer).
+
+        Returns:
+            Its bytes (at most ``RAG_MAX_FILE_MB``), media type and file name.
+
+        Raises:
+            NotFound: no such document, or one in a collection the acting user may not read (row-level
+                security shows it no such row, so the two cannot be told apart), or a document kept
+                without its file: a CSV row or JSONL line, or one ingested before files were kept
+                (upload it again).
+        """
+        with self.db.connection() as conn:
+            original = get_original(conn, document_id)
+            name = document_name(conn, document_id) if original is None else None
+        if original is not None:
+            return original
+        if name is None:
+            raise NotFound(f"there is no document {document_id} in a collection you can read")
+        raise NotFound(
+            f"the original file of {name!r} is not kept (a row of a larger file, or ingested before "
+            "originals were kept): upload the file again to keep it"
+        )
+
+    def _cited(self, chunk_id: int) -> CitedChunk:
+        with self.db.connection() as conn:
+            found = cited_chunk(conn, chunk_id)
+        if found is None:
+            raise NotFound(
+                f"the cited passage {chunk_id} is no longer stored: its document was deleted or replaced "
+                "by a newer version; ask again to cite the current one"
+            )
+        return found
+
+    def passage_context(self, chunk_id: int, max_chars: int = MAX_CONTEXT_CHARS) -> PassageContext:
+        """A cited passage in its section: the heading path and the text before and after it.
+
+        Rebuilt from the stored chunks around it (:mod:`rag.passage_context`), for every format;
+        at most ``max_chars`` characters of the section on each side (cut at a word, marked "…").
+
+        Raises:
+            NotFound: the chunk is not stored (its document was deleted or replaced) or not readable.
+        """
+        found = self._cited(chunk_id)
+        with self.db.connection() as conn:
+            neighbours = neighbour_chunks(conn, found.piece.document_id, found.piece.ordinal, CONTEXT_CHUNKS)
+        return build_context(found, neighbours, max_chars)
+
+    def cited_pages(self, chunk_id: int, max_pages: int = 3) -> list[CitedPage]:
+        """The PDF pages a cited passage covers, rendered as PNG with the passage highlighted.
+
+        Pages ``page_start`` to ``page_end`` of the chunk (at most ``max_pages``), each rendered at
+        :data:`rag.pdf_view.RENDER_DPI` from the document's kept original (:mod:`rag.pdf_view`):
+        0.15 to 0.3 s per text page, seconds for a scanned page the first time (OCR; its lines are
+        then cached), measured by ``benchmarks/cited_page.py``.
+
+        Raises:
+            NotFound: the chunk is not stored or not readable; its document is not a PDF, or its
+                original is not kept (ingested before originals were kept: upload it again).
+            CorruptDocument: the kept PDF cannot be rendered.
+        """
+        found = self._cited(chunk_id)
+        piece = found.piece
+        if found.media_type != "application/pdf" or piece.page_start is None:
+            raise NotFound(f"{found.source_name} is not a PDF: it has no pages to show")
+        original = self.original(piece.document_id)
+        last = min(piece.page_end or piece.page_start, piece.page_start + max_pages - 1)
+        return [
+            render_cited_page(
+                original.data, page, piece.text, filename=found.source_name, cache_key=original.sha256
+            )
+            for page in range(piece.page_start, last + 1)
+        ]
 
     def chunk_token_counts(self, collection: str | None = None) -> list[int]:
         """Token count of every chunk in a collection (for the chunk length distribution)."""

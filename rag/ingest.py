@@ -55,6 +55,15 @@ Autovacuum analyzes a table only after 10% of it changed, and later; a fresh col
 before that can be planned as if empty.
 """
 
+BATCH_ORIGINAL_BYTES = 64 * 1024 * 1024
+"""Original file bytes (``LoadedDocument.original``) a pending batch may hold before it is written.
+
+A batch is cut at :attr:`Ingestor.batch_chunks` chunks, but a folder of large PDFs with little text
+would otherwise gather hundreds of files' bytes before that; with this bound the ingest holds at
+most about two batches of originals (the one being written and the one being prepared) plus one
+file, whatever the folder.
+"""
+
 Stage = Literal["parse", "chunk", "embed", "store"]
 
 
@@ -103,6 +112,8 @@ class Ingestor:
         batch_chunks: Chunks per embedding/write batch (256 keeps a batch well under a second of
             database work and gives ``encode`` full batches).
         text_search_config: PostgreSQL text-search configuration for a NEW collection.
+        batch_original_bytes: Original file bytes a batch may hold before it is written
+            (:data:`BATCH_ORIGINAL_BYTES`).
 
     Raises:
         ConfigError: invalid chunking parameters or collection name.
@@ -122,6 +133,7 @@ class Ingestor:
         batch_chunks: int = 256,
         text_search_config: str = "english",
         embedding_batch_size: int = 64,
+        batch_original_bytes: int = BATCH_ORIGINAL_BYTES,
     ) -> None:
         self.db = db
         self.embedder = embedder
@@ -131,6 +143,7 @@ class Ingestor:
         self.on_progress = on_progress
         self.batch_chunks = batch_chunks
         self.embedding_batch_size = embedding_batch_size
+        self.batch_original_bytes = batch_original_bytes
         with db.connection() as conn:
             self._collection: Collection | None = find_collection(conn, collection)
             if self._collection is None:
@@ -177,6 +190,7 @@ class Ingestor:
         pending: list[LoadedDocument] = []
         pending_keys: set[str] = set()
         pending_chunks_estimate = 0
+        pending_original_bytes = 0
         in_flight: Future[list[IngestResult]] | None = None
         in_flight_keys: set[str] = set()
         with (
@@ -212,13 +226,19 @@ class Ingestor:
                 for document in documents:
                     keys = _dedup_keys(document)
                     # A second version of a document in the same batch must see the first one stored.
-                    if keys & pending_keys or pending_chunks_estimate >= self.batch_chunks:
+                    if (
+                        keys & pending_keys
+                        or pending_chunks_estimate >= self.batch_chunks
+                        or pending_original_bytes >= self.batch_original_bytes
+                    ):
                         in_flight, in_flight_keys, results = self._flush(
                             writer, pending, in_flight, in_flight_keys
                         )
                         yield from results
                         pending, pending_keys, pending_chunks_estimate = [], set(), 0
+                        pending_original_bytes = 0
                     pending.append(document)
+                    pending_original_bytes += len(document.original or b"")
                     pending_keys |= keys
                     pending_chunks_estimate += self._estimated_chunks(document)
             if pending:

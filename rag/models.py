@@ -42,6 +42,9 @@ class LoadedDocument:
         metadata: Free-form JSON-serialisable metadata (CSV extra columns, PDF info and
             ``pages_without_text``...), stored in ``documents.metadata``.
         page_count: Number of pages for paginated formats, else ``None``.
+        original: The bytes of the file when the document is the whole file (PDF, DOCX, HTML,
+            Markdown, text, CSV in file mode), kept in ``document_originals`` for the citation viewer
+            and the download button; ``None`` for documents that are a row or line of a file.
     """
 
     title: str
@@ -53,6 +56,7 @@ class LoadedDocument:
     external_id: str | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
     page_count: int | None = None
+    original: bytes | None = field(default=None, repr=False, compare=False)
 
     @property
     def pages_without_text(self) -> tuple[int, ...]:

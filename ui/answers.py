@@ -16,7 +16,8 @@ import streamlit as st
 
 from rag import Answer, AnswerProgress, AnswerStream, Citation
 from ui.markdown import bold, markdown_text
-from ui.state import PAGE_INSPECTOR
+from ui.source_view import source_button
+from ui.state import PAGE_INSPECTOR, get_engine
 from ui.text import plural
 
 ANSWER_ANYWAY_KEY = "_answer_anyway_request"
@@ -85,8 +86,12 @@ def chip_label(citation: Citation) -> str:
     return markdown_text(label + (" · OCR" if citation.from_ocr else ""))
 
 
-def render_passage(citation: Citation, quotes: Sequence[str] = ()) -> None:
-    """Title, page, heading path and the passage text (quoted spans highlighted)."""
+def render_passage(citation: Citation, quotes: Sequence[str] = (), source_key: str | None = None) -> None:
+    """Title, page, heading path and the passage text (quoted spans highlighted).
+
+    With ``source_key`` (a widget key unique on the page) a "Show in document" button opens the
+    passage in its source (``ui.source_view``).
+    """
     st.markdown(bold(citation.title or citation.source_name))
     where = [citation.pages_label, " › ".join(citation.heading_path), citation.source_name]
     badge = f"{OCR_BADGE} " if citation.from_ocr else ""
@@ -98,25 +103,35 @@ def render_passage(citation: Citation, quotes: Sequence[str] = ()) -> None:
         "border-left:3px solid #c9a227;padding-left:0.75rem'>"
         f"{highlight_html(citation.text, quotes)}</div>"
     )
+    if source_key is not None:
+        source_button(get_engine(), citation.chunk_id, source_key)
 
 
-def render_citations(citations: Sequence[Citation], answer_text: str) -> None:
-    """One clickable chip per cited passage; clicking opens the passage in a popover."""
+def render_citations(citations: Sequence[Citation], answer_text: str, message_id: int | None = None) -> None:
+    """One clickable chip per cited passage; clicking opens the passage in a popover.
+
+    For a stored answer (``message_id``) the popover also opens the passage in its document.
+    """
     quotes = quoted_spans(answer_text)
     with st.container(horizontal=True, gap="small"):
         for citation in citations:
             with st.popover(chip_label(citation), icon=":material/format_quote:"):
-                render_passage(citation, quotes)
+                key = None if message_id is None else f"source-{message_id}-{citation.number}"
+                render_passage(citation, quotes, source_key=key)
 
 
-def render_sources(label: str, sources: Sequence[Citation]) -> None:
-    """An expander listing passages (abstentions and uncited answers show what was found)."""
+def render_sources(label: str, sources: Sequence[Citation], message_id: int | None = None) -> None:
+    """An expander listing passages (abstentions and uncited answers show what was found).
+
+    For a stored answer (``message_id``) each passage can be opened in its document.
+    """
     if not sources:
         st.caption("No passage was retrieved.")
         return
     with st.expander(label, icon=":material/find_in_page:"):
-        for source in sources:
-            render_passage(source)
+        for index, source in enumerate(sources):
+            key = None if message_id is None else f"source-{message_id}-passage-{index}"
+            render_passage(source, source_key=key)
 
 
 def render_answer(answer: Answer, message_id: int | None) -> None:
@@ -137,7 +152,7 @@ def render_answer(answer: Answer, message_id: int | None) -> None:
         st.warning(markdown_text(text), icon=":material/search_off:")
         if answer.abstained_before_llm:
             st.caption(f"{answer.evidence_statement()}, so the model was not asked.")
-        render_sources("Closest passages", answer.sources)
+        render_sources("Closest passages", answer.sources, message_id)
         if answer.abstained_before_llm and answer.sources and message_id is not None:
             st.button(
                 "Answer anyway",
@@ -157,20 +172,20 @@ def render_answer(answer: Answer, message_id: int | None) -> None:
         )
         st.markdown(markdown_text(text))
         if answer.citations:
-            render_citations(answer.citations, text)
+            render_citations(answer.citations, text, message_id)
         if answer.model_text:
             with st.expander("The model's unverified answer", icon=":material/warning:"):
                 st.markdown(markdown_text(answer.model_text))
     else:
         st.markdown(markdown_text(text))
         if answer.citations:
-            render_citations(answer.citations, text)
+            render_citations(answer.citations, text, message_id)
         if answer.uncited:
             st.warning(
                 "This answer cites none of your documents: check it against the passages below.",
                 icon=":material/report:",
             )
-            render_sources("Passages given to the model", answer.sources)
+            render_sources("Passages given to the model", answer.sources, message_id)
         if answer.dangling_markers:
             st.caption(f"{answer.dangling_markers} citation marker(s) named no passage and were removed.")
     if answer.standalone_question and answer.standalone_question != answer.question.strip():

@@ -81,8 +81,12 @@ def params_inputs(defaults: SearchParams, key: str, filters: Filters) -> SearchP
     )
 
 
-def render_candidates(candidates: Sequence[Candidate], key: str) -> None:
-    """The candidate table: ranks and scores of every stage, movement vs the fused rank, kept/cut."""
+def render_candidates(candidates: Sequence[Candidate], key: str) -> Candidate | None:
+    """The candidate table: ranks and scores of every stage, movement vs the fused rank, kept/cut.
+
+    Returns:
+        The candidate whose row the user selected (to open it in its document), else ``None``.
+    """
     frame = candidates_frame(candidates)
     # A stage that did not see a candidate (no BM25 hit, not reranked) has no value: shown as "—",
     # not "None"; the Styler keeps the numbers sortable.
@@ -90,11 +94,13 @@ def render_candidates(candidates: Sequence[Candidate], key: str) -> None:
         {"BM25": "{:.3f}", "cosine distance": "{:.3f}", "RRF score": "{:.4f}", "rerank score": "{:.3f}"},
         na_rep=MISSING,
     )
-    st.dataframe(
+    event = st.dataframe(
         styled,
         hide_index=True,
         width="stretch",
         key=key,
+        on_select="rerun",
+        selection_mode="single-row",
         column_config={
             "moved": st.column_config.TextColumn(
                 "moved", help="Places gained (▲) or lost (▼) vs the fused rank"
@@ -102,6 +108,8 @@ def render_candidates(candidates: Sequence[Candidate], key: str) -> None:
             "passage": st.column_config.TextColumn("passage", width="large"),
         },
     )
+    rows = [i for i in event.selection.rows if i < len(candidates)]
+    return candidates[rows[0]] if rows else None
 
 
 def render_timings(timings_ms: Mapping[str, float]) -> None:

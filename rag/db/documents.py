@@ -18,6 +18,7 @@ import psycopg
 from psycopg.types.json import Jsonb
 
 from rag.db.collections import Collection, lock_collection
+from rag.db.originals import INSERT_ORIGINAL
 from rag.db.postings import add_postings, delete_postings
 from rag.models import ChunkDraft, LoadedDocument
 
@@ -160,8 +161,9 @@ def write_documents(
 ) -> list[int]:
     """Store documents with their chunks and embeddings in ONE transaction.
 
-    Older versions named by ``replaces_id`` are deleted in the same transaction, so a failure leaves
-    the database exactly as it was.
+    Older versions named by ``replaces_id`` are deleted in the same transaction, and each document's
+    ``original`` bytes (when it has them) are stored in ``document_originals`` in it too
+    (:mod:`rag.db.originals`), so a failure leaves the database exactly as it was.
 
     Args:
         conn: A connection not inside a transaction.
@@ -214,6 +216,24 @@ def write_documents(
             document_ids.append(row[0])
             if not cursor.nextset():
                 break
+        # The originals in the same transaction: a document is never stored without its file.
+        # Pipelined like the documents; the bytes are sent as binary, never as hex text.
+        originals = [(item, doc_id) for item, doc_id in zip(items, document_ids, strict=True)]
+        if any(item.document.original is not None for item, _ in originals):
+            conn.cursor().executemany(
+                INSERT_ORIGINAL,
+                (
+                    {
+                        "document_id": doc_id,
+                        "media_type": item.document.media_type,
+                        "size_bytes": len(item.document.original),
+                        "sha256": item.document.content_sha256,
+                        "data": item.document.original,
+                    }
+                    for item, doc_id in originals
+                    if item.document.original is not None
+                ),
+            )
         conn.execute(_CREATE_STAGING)
         with conn.cursor().copy(_COPY_STAGING) as copy:
             copy.set_types(_STAGING_TYPES)

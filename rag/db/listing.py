@@ -19,7 +19,8 @@ SELECT d.id, c.name, d.title, d.source_name, d.media_type, d.size_bytes, d.page_
                               FILTER (WHERE ch.embedding_model IS NOT NULL), '{}'),
        d.external_id, d.created_at, d.updated_at,
        coalesce(d.metadata -> 'pages_without_text', '[]'::jsonb),
-       CASE WHEN jsonb_typeof(d.metadata -> 'ocr_pages') = 'array' THEN d.metadata -> 'ocr_pages' ELSE '[]'::jsonb END
+       CASE WHEN jsonb_typeof(d.metadata -> 'ocr_pages') = 'array' THEN d.metadata -> 'ocr_pages' ELSE '[]'::jsonb END,
+       EXISTS (SELECT 1 FROM document_originals o WHERE o.document_id = d.id)
 FROM documents d JOIN collections c ON c.id = d.collection_id
 LEFT JOIN chunks ch ON ch.document_id = d.id
 WHERE c.name = %(collection)s
@@ -65,6 +66,8 @@ class DocumentInfo:
             ``documents.metadata`` by the PDF loader); ``()`` for other formats.
         ocr_pages: 1-based pages whose text was read by OCR (scanned PDF pages, images;
             ``metadata["ocr_pages"]``); ``()`` when none.
+        has_original: Whether its original file is kept (``document_originals``, migration 7): for
+            the Download button and the PDF page viewer.
     """
 
     id: int
@@ -81,6 +84,7 @@ class DocumentInfo:
     updated_at: datetime
     pages_without_text: tuple[int, ...] = ()
     ocr_pages: tuple[int, ...] = ()
+    has_original: bool = False
 
 
 @dataclass(frozen=True)
@@ -173,6 +177,7 @@ def list_documents(
             updated_at=r[11],
             pages_without_text=tuple(int(page) for page in r[12]),
             ocr_pages=tuple(int(page) for page in r[13] if isinstance(page, int)),
+            has_original=bool(r[14]),
         )
         for r in rows
     ]

@@ -16,6 +16,8 @@ Design notes:
   chunk insert or delete (``rag.db.documents``) and read by the BM25 query in ``rag.db.search``.
   ``postings`` (migration 5) holds one row per (chunk, lexeme) with its tf and BM25 impact, B-tree
   ordered by impact per term, so a query reads each term's best postings (``rag.db.postings``).
+- ``document_originals`` (migration 7) keeps each whole-file document's bytes, written with the
+  document and deleted with it (``rag.db.originals``).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from dataclasses import dataclass
 import psycopg
 
 from rag.db.access_schema import USERS_AND_ROW_LEVEL_SECURITY
+from rag.db.originals import DOCUMENT_ORIGINALS
 
 # Any constant works; it only has to be the same in every process of this app.
 _MIGRATION_LOCK_KEY = 7_273_012_201
@@ -209,6 +212,7 @@ MIGRATIONS: Sequence[Migration] = (
         """,
     ),
     Migration(6, "users_and_row_level_security", USERS_AND_ROW_LEVEL_SECURITY),
+    Migration(7, "document_originals", DOCUMENT_ORIGINALS),
 )
 
 

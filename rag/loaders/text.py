@@ -184,7 +184,7 @@ def single_document(
         page_count: Number of pages (PDF), else ``None``.
 
     Returns:
-        A list holding the one document.
+        A list holding the one document; it keeps ``data`` as its ``original`` (stored with it).
 
     Raises:
         KeyError: The extension of ``filename`` is not in :data:`MEDIA_TYPES`.
@@ -199,6 +199,7 @@ def single_document(
             size_bytes=len(data),
             metadata=metadata or {},
             page_count=page_count,
+            original=data,
         )
     ]
 
