@@ -218,6 +218,7 @@ class Ingestor:
                         )
                         yield from results
                         pending, pending_keys, pending_chunks_estimate = [], set(), 0
+                        pending_original_bytes = 0
                     if in_flight is not None:
                         yield from in_flight.result()
                         in_flight, in_flight_keys = None, set()
