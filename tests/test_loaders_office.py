@@ -311,3 +311,102 @@ def test_eml_with_no_subject_and_no_body_is_empty() -> None:
     message["From"] = "a@example.org"
     with pytest.raises(EmptyDocument, match="no subject and no text body"):
         load_bytes(message.as_bytes(), "blank.eml")
+
+
+# --- review findings (issue 13): bounded sheets, header row, dates, merged cells -------------------
+
+
+def _xlsx(build) -> bytes:  # type: ignore[no-untyped-def]
+    import openpyxl
+
+    workbook = openpyxl.Workbook()
+    build(workbook.active)
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("far", ["XFD1", "A1048576"])
+def test_xlsx_far_away_cell_is_read_in_bounded_memory(far: str) -> None:
+    import tracemalloc
+
+    def build(sheet) -> None:  # type: ignore[no-untyped-def]
+        sheet["A1"], sheet["B1"] = "Name", "Town"
+        sheet["A2"], sheet["B2"] = "Ana", "Porto"
+        sheet[far] = "far"
+
+    data = _xlsx(build)
+    assert len(data) < 40_000
+    tracemalloc.start()
+    try:
+        document = _one(data, "far.xlsx")
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    # pandas padded every row to column 16,384 / filled 1,048,576 rows: gigabytes before the fix.
+    assert peak < 64 * 1024 * 1024
+    assert document.sections[0].text == "Name: Ana; Town: Porto"
+
+
+def test_xlsx_header_is_the_first_non_empty_row_and_dates_are_dates() -> None:
+    import datetime as dt
+
+    def build(sheet) -> None:  # type: ignore[no-untyped-def]
+        sheet["B3"], sheet["C3"] = "Day", "Event"
+        sheet["B4"], sheet["C4"] = dt.datetime(2026, 12, 1), "Lamp serviced"
+        sheet["B5"], sheet["C5"] = dt.datetime(2026, 12, 2, 9, 30), "Inspection"
+
+    document = _one(_xlsx(build), "log.xlsx")
+    assert [s.text for s in document.sections] == [
+        "Day: 2026-12-01; Event: Lamp serviced",
+        "Day: 2026-12-02 09:30:00; Event: Inspection",
+    ]
+    assert document.metadata["sheets"][0]["columns"] == ["Day", "Event"]
+
+
+def test_xlsx_merged_cells_fill_their_range() -> None:
+    def build(sheet) -> None:  # type: ignore[no-untyped-def]
+        sheet["A1"], sheet["B1"], sheet["C1"] = "Region", "Town", "Beds"
+        sheet["A2"], sheet["B2"], sheet["C2"] = "North", "Porto", 12
+        sheet["B3"], sheet["C3"] = "Braga", 7
+        sheet.merge_cells("A2:A3")
+
+    document = _one(_xlsx(build), "merged.xlsx")
+    assert [s.text for s in document.sections] == [
+        "Region: North; Town: Porto; Beds: 12",
+        "Region: North; Town: Braga; Beds: 7",
+    ]
+
+
+def test_xlsx_with_too_many_real_cells_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    from rag.loaders import guards
+
+    monkeypatch.setattr(guards, "MAX_CSV_CELLS", 50)
+
+    def build(sheet) -> None:  # type: ignore[no-untyped-def]
+        for row in range(1, 30):
+            sheet.append([f"r{row}a", f"r{row}b"])
+
+    with pytest.raises(InputLimitExceeded, match="cells with a value"):
+        load_bytes(_xlsx(build), "many.xlsx")
+
+
+def test_ods_repeated_rows_times_repeated_columns_is_bounded() -> None:
+    data = make_workbook(".ods")
+    source = zipfile.ZipFile(io.BytesIO(data))
+    content = source.read("content.xml").decode()
+    # Each count under its own limit (20,000 rows, 1,000 columns), their product 20 million cells.
+    start = content.index("<table:table-row", content.index("<table:table-row") + 1)
+    end = content.index("</table:table-row>", start) + len("</table:table-row>")
+    row = (
+        '<table:table-row table:number-rows-repeated="20000">'
+        '<table:table-cell table:number-columns-repeated="1000" office:value-type="string">'
+        "<text:p>x</text:p></table:table-cell></table:table-row>"
+    )
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as target:
+        for item in source.infolist():
+            body = content[:start] + row + content[end:] if item.filename == "content.xml" else None
+            target.writestr(item, body if body is not None else source.read(item.filename))
+    with pytest.raises(InputLimitExceeded, match="repeated rows x repeated columns"):
+        load_bytes(out.getvalue(), "product.ods")
