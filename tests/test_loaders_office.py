@@ -410,3 +410,70 @@ def test_ods_repeated_rows_times_repeated_columns_is_bounded() -> None:
             target.writestr(item, body if body is not None else source.read(item.filename))
     with pytest.raises(InputLimitExceeded, match="repeated rows x repeated columns"):
         load_bytes(out.getvalue(), "product.ods")
+
+
+def _mail_head(extra: str = "") -> bytes:
+    return (
+        "From: a@example.org\r\nTo: b@example.org\r\nSubject: Tower\r\nMIME-Version: 1.0\r\n" + extra
+    ).encode()
+
+
+def test_eml_second_inline_text_part_and_attached_message_are_read() -> None:
+    inner = EmailMessage()
+    inner["Subject"] = "Original report"
+    inner["From"] = "c@example.org"
+    inner.set_content("The north lamp flickers at dusk.")
+    outer = EmailMessage()
+    outer["Subject"], outer["From"], outer["To"] = "Fwd: report", "a@example.org", "b@example.org"
+    outer.set_content("See the report below.")
+    outer.add_attachment("Second note: the stairs were painted.", disposition="inline")
+    outer.add_attachment(inner)
+    text = "\n\n".join(s.text for s in _one(outer.as_bytes(), "fwd.eml").sections)
+    assert "See the report below." in text
+    assert "Second note: the stairs were painted." in text
+    assert "Attached message: Original report" in text and "The north lamp flickers at dusk." in text
+
+
+def test_eml_unknown_8bit_charset_is_decoded_with_a_fallback() -> None:
+    body = "O farol de Sagres é inspeccionado em Março.".encode()
+    data = (
+        _mail_head('Content-Type: text/plain; charset="unknown-8bit"\r\nContent-Transfer-Encoding: 8bit\r\n')
+        + b"\r\n"
+        + body
+    )
+    text = _one(data, "8bit.eml").sections[-1].text
+    assert text == "O farol de Sagres é inspeccionado em Março."
+
+
+def test_eml_deeply_nested_messages_are_a_corrupt_document() -> None:
+    data = b"Hello, innermost."
+    for _ in range(2_000):
+        data = b"Subject: s\r\nFrom: a@example.org\r\nContent-Type: message/rfc822\r\n\r\n" + data
+    with pytest.raises(CorruptDocument, match=r"nested\.eml"):
+        load_bytes(data, "nested.eml")
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        "To: =?utf-8?q?broken?= <@>, ,\"\r\n",
+        "To: undisclosed-recipients:;\r\nFrom: \"\r\n",
+        "Message-ID: <\r\nTo: a@\r\n",
+        "From: a@example.org\r\nTo: =?x-unknown?b?////?= <a@b>\r\n",
+    ],
+)
+def test_eml_malformed_headers_never_crash(header: str) -> None:
+    data = ("Subject: Tower\r\n" + header + "\r\nThe lamp works.").encode()
+    try:
+        document = _one(data, "bad-header.eml")
+    except CorruptDocument as exc:
+        assert "bad-header.eml" in str(exc)
+    else:
+        assert document.title == "Tower"
+
+
+def test_eml_boundary_bomb_is_refused_before_parsing() -> None:
+    parts = b"".join(b"--b\r\nContent-Type: text/plain\r\n\r\nx\r\n" for _ in range(5_000))
+    data = _mail_head('Content-Type: multipart/mixed; boundary="b"\r\n') + b"\r\n" + parts + b"--b--\r\n"
+    with pytest.raises(InputLimitExceeded, match="MIME boundary lines"):
+        load_bytes(data, "parts.eml")
