@@ -456,8 +456,8 @@ def test_eml_deeply_nested_messages_are_a_corrupt_document() -> None:
 @pytest.mark.parametrize(
     "header",
     [
-        "To: =?utf-8?q?broken?= <@>, ,\"\r\n",
-        "To: undisclosed-recipients:;\r\nFrom: \"\r\n",
+        'To: =?utf-8?q?broken?= <@>, ,"\r\n',
+        'To: undisclosed-recipients:;\r\nFrom: "\r\n',
         "Message-ID: <\r\nTo: a@\r\n",
         "From: a@example.org\r\nTo: =?x-unknown?b?////?= <a@b>\r\n",
     ],

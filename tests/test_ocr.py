@@ -242,3 +242,21 @@ def test_ocr_flag_reaches_chunks_candidates_citations_and_page_progress(engine, 
     assert typed and not any(c.from_ocr for c in typed)
     citation = Citation.from_candidate(1, scanned[0])
     assert citation.from_ocr and Citation.from_dict({**citation.__dict__, "heading_path": []}).from_ocr
+
+
+@pytest.mark.parametrize(
+    ("dtype", "ink", "paper", "image_format"),
+    [("uint16", 8_000, 50_000, "PNG"), ("uint16", 300, 3_000, "PNG"), ("int32", 8_000, 50_000, "TIFF")],
+)  # a 16-bit scan (ink not quite black); 12-bit values stored in 16 bits; 32-bit integer grey (mode I)
+def test_wide_greyscale_images_are_read(page, dtype: str, ink: int, paper: int, image_format: str) -> None:
+    import numpy as np
+    from PIL import Image
+
+    image, _ = page
+    grey = np.asarray(image.convert("L")).astype(np.float64) / 255
+    wide = Image.fromarray((ink + grey * (paper - ink)).astype(dtype))
+    assert wide.mode in ("I;16", "I")
+    buffer = io.BytesIO()
+    wide.save(buffer, image_format)
+    (document,) = load_bytes(buffer.getvalue(), f"wide.{image_format.lower()}")
+    assert "rearrange" in document.sections[0].text

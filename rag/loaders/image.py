@@ -41,6 +41,22 @@ def _open(data: bytes, filename: str) -> Any:
         ) from exc
 
 
+_WIDE_MODES = ("I;16", "I;16L", "I;16B", "I;16N", "I", "F")
+"""Pillow modes of more than 8 bits a sample: 16-bit greyscale PNG/TIFF scans, 32-bit integer or float."""
+
+
+def _to_8_bit(image: Any) -> Any:
+    """A 16/32-bit greyscale frame as 8-bit ``L``, its value range stretched to 0-255.
+
+    Pillow's ``convert("RGB")`` clips such values at 255, so a 16-bit scan (0-65535) came out white:
+    blank to OCR. Stretching by the frame's own extremes also reads 12-bit scans stored in 16 bits.
+    """
+    wide = image.convert("F") if image.mode != "F" else image
+    low, high = wide.getextrema()
+    scale = 255.0 / (high - low) if high > low else 0.0
+    return wide.point(lambda value: (value - low) * scale).convert("L")
+
+
 def _on_white(image: Any) -> Any:
     """The frame as RGB, a transparent background made white.
 
@@ -49,6 +65,8 @@ def _on_white(image: Any) -> Any:
     """
     from PIL import Image
 
+    if image.mode in _WIDE_MODES:
+        image = _to_8_bit(image)
     has_alpha = image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info)
     if not has_alpha:
         return image if image.mode == "RGB" else image.convert("RGB")
