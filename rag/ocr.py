@@ -92,7 +92,9 @@ class RenderedPage:
         page_number: 1-based page number.
         dpi: The resolution actually used (dots per inch): the one asked for, or lower for a page so
             large that it would pass :data:`MAX_OCR_PIXELS`.
-        width_pt, height_pt: The page's size in PDF points (1/72 inch).
+        width_pt, height_pt: The page's size in PDF points (1/72 inch) as displayed, ``/Rotate``
+            applied (what PDFium renders: :attr:`image` is upright).
+        rotation: The page's ``/Rotate``: 0, 90, 180 or 270 degrees clockwise.
     """
 
     image: Image.Image
@@ -100,6 +102,7 @@ class RenderedPage:
     dpi: float
     width_pt: float
     height_pt: float
+    rotation: int = 0
 
     def box_to_pdf(self, box: tuple[float, float, float, float]) -> tuple[float, float, float, float]:
         """Turn a pixel box of :attr:`image` (origin top left) into PDF points (origin bottom left).
@@ -108,11 +111,23 @@ class RenderedPage:
             box: ``(x0, y0, x1, y1)`` in pixels, as :attr:`OcrLine.box`.
 
         Returns:
-            ``(left, bottom, right, top)`` in points, PDF user space of the unrotated page.
+            ``(left, bottom, right, top)`` in points, PDF user space of the unrotated page: the
+            page's ``/Rotate`` (:attr:`rotation`) is undone, since :attr:`image` shows it applied.
         """
         scale = 72.0 / self.dpi
-        x0, y0, x1, y1 = box
-        return (x0 * scale, self.height_pt - y1 * scale, x1 * scale, self.height_pt - y0 * scale)
+        u0, v0, u1, v1 = (value * scale for value in box)  # points from the displayed top-left
+        rotation = self.rotation % 360
+        # Unrotated page size: a quarter turn swaps the displayed sides.
+        width, height = (
+            (self.height_pt, self.width_pt) if rotation in (90, 270) else (self.width_pt, self.height_pt)
+        )
+        if rotation == 90:  # displayed top-left is the page's bottom-left; x runs down, y right
+            return (v0, u0, v1, u1)
+        if rotation == 180:
+            return (width - u1, v0, width - u0, v1)
+        if rotation == 270:
+            return (width - v1, height - u1, width - v0, height - u0)
+        return (u0, height - v1, u1, height - v0)
 
 
 def check_pixels(what: str, width: int, height: int) -> None:
@@ -277,7 +292,7 @@ def render_page(page: Any, page_number: int, dpi: float = OCR_DPI) -> RenderedPa
         image = bitmap.to_pil().convert("RGB")
     finally:
         bitmap.close()
-    return RenderedPage(image, page_number, dpi, float(width_pt), float(height_pt))
+    return RenderedPage(image, page_number, dpi, float(width_pt), float(height_pt), int(page.get_rotation()))
 
 
 def render_pdf_page(data: bytes, page_number: int, dpi: float = OCR_DPI) -> RenderedPage:

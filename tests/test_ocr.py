@@ -260,3 +260,32 @@ def test_wide_greyscale_images_are_read(page, dtype: str, ink: int, paper: int, 
     wide.save(buffer, image_format)
     (document,) = load_bytes(buffer.getvalue(), f"wide.{image_format.lower()}")
     assert "rearrange" in document.sections[0].text
+
+
+@pytest.mark.parametrize("rotation", [0, 90, 180, 270])
+def test_boxes_of_rotated_pages_map_back_to_unrotated_pdf_points(page, rotation: int) -> None:
+    import pypdfium2
+
+    image, drawn = page
+    # The scan is stored turned back, so that the page's /Rotate shows it upright.
+    pdf = pypdfium2.PdfDocument(make_scanned_pdf([], [image.rotate(rotation, expand=True)], dpi=200))
+    pdf[0].set_rotation(rotation)
+    buffer = io.BytesIO()
+    pdf.save(buffer)
+    pdf.close()
+    rendered = ocr.render_pdf_page(buffer.getvalue(), 1, dpi=100)
+    assert rendered.rotation == rotation
+    first = ocr.recognise(rendered.image)[0]
+    got = rendered.box_to_pdf(first.box)
+    # Where the first drawn line lies on the unrotated page: its displayed box turned back.
+    k = 72 / 200
+    u0, v0, u1, v1 = (value * k for value in drawn[0])
+    width, height = image.width * k, image.height * k  # displayed (= upright image) size
+    expected = {
+        0: (u0, height - v1, u1, height - v0),
+        90: (v0, u0, v1, u1),
+        180: (width - u1, v0, width - u0, v1),
+        270: (height - v1, width - u1, height - v0, width - u0),
+    }[rotation]
+    # The left/top edges of the text line: OCR boxes hug the ink, drawn boxes include the line height.
+    assert got == pytest.approx(expected, abs=12)
