@@ -67,6 +67,11 @@ before it is decoded.
 """
 
 
+MAX_OCR_SIDE_PX = 32_767
+"""Longest side (pixels) of an image given to OCR: Leptonica, which Tesseract reads images with,
+refuses larger sides, and PDFium's bitmaps fail past it; a page is rendered at a lower dpi instead."""
+
+
 @dataclass(frozen=True)
 class OcrLine:
     """One line of text found in an image.
@@ -277,7 +282,8 @@ def render_page(page: Any, page_number: int, dpi: float = OCR_DPI) -> RenderedPa
     Args:
         page: A ``pypdfium2.PdfPage``.
         page_number: Its 1-based number, for :class:`RenderedPage` and messages.
-        dpi: Wanted resolution; lowered so that the image stays within :data:`MAX_OCR_PIXELS`.
+        dpi: Wanted resolution; lowered so that the image stays within :data:`MAX_OCR_PIXELS` and
+            :data:`MAX_OCR_SIDE_PX`.
 
     Returns:
         The rendered page.
@@ -287,6 +293,10 @@ def render_page(page: Any, page_number: int, dpi: float = OCR_DPI) -> RenderedPa
     if wanted > MAX_OCR_PIXELS:
         # A poster-size page: render it smaller instead of refusing (its text is still large).
         dpi = dpi * (MAX_OCR_PIXELS / wanted) ** 0.5 * 0.99
+    longest = max(width_pt, height_pt) * dpi / 72.0
+    if longest > MAX_OCR_SIDE_PX:
+        # A long strip (200 x 1 in) passes the pixel limit yet not PNG/Leptonica's side limit.
+        dpi = dpi * MAX_OCR_SIDE_PX / longest * 0.99
     bitmap = page.render(scale=dpi / 72.0, grayscale=False)
     try:
         image = bitmap.to_pil().convert("RGB")

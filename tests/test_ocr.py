@@ -289,3 +289,15 @@ def test_boxes_of_rotated_pages_map_back_to_unrotated_pdf_points(page, rotation:
     }[rotation]
     # The left/top edges of the text line: OCR boxes hug the ink, drawn boxes include the line height.
     assert got == pytest.approx(expected, abs=12)
+
+
+def test_very_long_page_is_rendered_within_the_side_limit() -> None:
+    from fpdf import FPDF
+
+    pdf = FPDF(unit="pt", format=(14_400, 72))  # 200 x 1 inches: 60,000 px wide at 300 dpi
+    pdf.add_page()
+    pdf.set_font("Helvetica", size=40)
+    pdf.text(20, 50, "A banner")
+    rendered = ocr.render_pdf_page(bytes(pdf.output()), 1, dpi=300)
+    assert max(rendered.image.size) <= ocr.MAX_OCR_SIDE_PX
+    assert rendered.dpi < 300
