@@ -301,3 +301,49 @@ def test_very_long_page_is_rendered_within_the_side_limit() -> None:
     rendered = ocr.render_pdf_page(bytes(pdf.output()), 1, dpi=300)
     assert max(rendered.image.size) <= ocr.MAX_OCR_SIDE_PX
     assert rendered.dpi < 300
+
+
+def _stamped_scan(image, stamp: str) -> bytes:  # type: ignore[no-untyped-def]
+    """One scanned page (the image, full page, 200 dpi) with a one-line text stamp over it."""
+    from fpdf import FPDF
+
+    width, height = (side * 72 / 200 for side in image.size)
+    pdf = FPDF(unit="pt")
+    pdf.add_page(format=(width, height))
+    pdf.image(image, x=0, y=0, w=width, h=height)
+    pdf.set_font("Helvetica", size=8)
+    pdf.text(width - 80, height - 10, stamp)
+    return bytes(pdf.output())
+
+
+def test_scanned_page_with_a_text_stamp_is_still_ocrd(page) -> None:
+    image, _ = page
+    (document,) = load_bytes(_stamped_scan(image, "ACME-000123"), "stamped.pdf")
+    assert document.metadata["ocr_pages"] == [1]
+    assert "rearrange" in document.sections[0].text
+
+
+def test_one_failing_ocr_page_is_recorded_and_the_others_kept(page, monkeypatch: pytest.MonkeyPatch) -> None:
+    image, _ = page
+    real = ocr.recognise
+    calls = []
+
+    def fail_on_second(picture):  # type: ignore[no-untyped-def]
+        calls.append(1)
+        if len(calls) == 2:
+            raise CorruptDocument("OCR failed on the image (simulated); check that it is a readable scan")
+        return real(picture)
+
+    monkeypatch.setattr(ocr, "recognise", fail_on_second)
+    (document,) = load_bytes(make_scanned_pdf([], [image, image, image]), "three.pdf")
+    assert document.metadata["ocr_pages"] == [1, 3]
+    assert document.metadata["pages_without_text"] == [2]
+    assert [item["page"] for item in document.metadata["ocr_failed_pages"]] == [2]
+    assert "simulated" in document.metadata["ocr_failed_pages"][0]["reason"]
+
+
+def test_ocr_time_budget_stops_a_long_scan_with_a_clear_error(page, monkeypatch: pytest.MonkeyPatch) -> None:
+    image, _ = page
+    monkeypatch.setattr(guards, "MAX_OCR_SECONDS", 0.0)
+    with pytest.raises(InputLimitExceeded, match=r"OCR read 1 of 3 pages in .* s, above the limit of 0 s"):
+        load_bytes(make_scanned_pdf([], [image, image, image]), "slow-scan.pdf")

@@ -14,7 +14,14 @@ import re
 import threading
 from typing import Any
 
-from rag.errors import CorruptDocument, EmptyDocument, EncryptedDocument, ModelNotAvailable, NoExtractableText
+from rag.errors import (
+    CorruptDocument,
+    EmptyDocument,
+    EncryptedDocument,
+    InputLimitExceeded,
+    ModelNotAvailable,
+    NoExtractableText,
+)
 from rag.loaders import guards
 from rag.loaders.options import LoadOptions
 from rag.loaders.page_furniture import strip_furniture
@@ -66,8 +73,26 @@ def open_pdf(data: bytes, filename: str) -> Any:
         ) from exc
 
 
-def _read_pages(data: bytes, filename: str) -> tuple[list[str], dict[str, str], set[int]]:
-    """Each page's raw text, the ``/Info`` entries, and the 1-based pages that hold an image.
+SCANNED_IMAGE_COVERAGE = 0.5
+"""Share of a page's area covered by images (0-1) from which the page is taken for a scan."""
+SCANNED_MAX_TEXT_CHARS = 200
+"""Characters of text layer a scan may carry and still be OCR'd: a stamp ("Page 3", a Bates number,
+a fax header) is a line of 10-60; a typed page with a figure has thousands."""
+
+
+def _image_coverage(page: Any, pdfium_c: Any) -> float:
+    """Share (0-1) of the page's area under image objects (their bounding boxes, summed, capped at 1)."""
+    width, height = page.get_size()
+    area = 0.0
+    for image in page.get_objects(filter=(pdfium_c.FPDF_PAGEOBJ_IMAGE,), max_depth=2):
+        left, bottom, right, top = image.get_bounds()
+        # Not clipped to the page: its box is in unrotated user space, get_size() displayed; the cap does it.
+        area += max(0.0, right - left) * max(0.0, top - bottom)
+    return min(1.0, area / (width * height)) if width > 0 and height > 0 else 0.0
+
+
+def _read_pages(data: bytes, filename: str) -> tuple[list[str], dict[str, str], dict[int, float]]:
+    """Each page's raw text, the ``/Info`` entries, and each image page's image coverage (1-based -> 0-1).
 
     Raises:
         EncryptedDocument: A password is needed (an empty user password is tried by PDFium itself).
@@ -84,7 +109,7 @@ def _read_pages(data: bytes, filename: str) -> tuple[list[str], dict[str, str], 
             info = pdf.get_metadata_dict(skip_empty=True)
             guards.check_count(filename, "pages", len(pdf), guards.MAX_PDF_PAGES, "split the PDF into parts")
             pages: list[str] = []
-            image_pages: set[int] = set()
+            image_pages: dict[int, float] = {}
             extracted_chars = 0
             for index in range(len(pdf)):
                 try:
@@ -94,9 +119,9 @@ def _read_pages(data: bytes, filename: str) -> tuple[list[str], dict[str, str], 
                     extracted_chars += len(pages[-1])
                     guards.check_text_length(filename, extracted_chars)
                     text_page.close()
-                    images = page.get_objects(filter=(pdfium_c.FPDF_PAGEOBJ_IMAGE,))
-                    if next(images, None) is not None:
-                        image_pages.add(index + 1)
+                    coverage = _image_coverage(page, pdfium_c)
+                    if coverage > 0:
+                        image_pages[index + 1] = coverage
                     page.close()
                 except pypdfium2.PdfiumError as exc:
                     raise CorruptDocument(
@@ -108,11 +133,17 @@ def _read_pages(data: bytes, filename: str) -> tuple[list[str], dict[str, str], 
     return pages, info, image_pages
 
 
-def _ocr_pages(data: bytes, filename: str, numbers: list[int], options: LoadOptions) -> dict[int, str]:
+def _ocr_pages(
+    data: bytes, filename: str, numbers: list[int], options: LoadOptions
+) -> tuple[dict[int, str], dict[int, str]]:
     """OCR the given 1-based pages: render each at :data:`rag.ocr.OCR_DPI`, recognise it outside the lock.
 
+    A page that cannot be rendered or read (Tesseract fails or passes its per-page time) is recorded
+    and skipped: one bad scan does not cost the other pages.
+
     Returns:
-        Page number -> recognised text (``""`` when OCR found none).
+        ``(texts, failed)``: page number -> recognised text (``""`` when OCR found none), and page
+        number -> why OCR failed on it.
 
     Raises:
         InputLimitExceeded: More pages to OCR than :data:`~rag.loaders.guards.MAX_OCR_PAGES`, or OCR
@@ -128,36 +159,55 @@ def _ocr_pages(data: bytes, filename: str, numbers: list[int], options: LoadOpti
     )
     clock = guards.OcrClock(filename)
     texts: dict[int, str] = {}
+    failed: dict[int, str] = {}
     with PDFIUM_LOCK:
         pdf = open_pdf(data, filename)
     try:
         for done, number in enumerate(numbers, start=1):
-            with PDFIUM_LOCK:
-                try:
+            try:
+                with PDFIUM_LOCK:
                     page = pdf[number - 1]
                     try:
                         rendered = ocr.render_page(page, number)
                     finally:
                         page.close()
-                except pypdfium2.PdfiumError as exc:
-                    raise CorruptDocument(
-                        f"{filename}: page {number} cannot be rendered for OCR ({exc}); export the PDF again"
-                    ) from exc
-            texts[number] = ocr.lines_to_text(ocr.recognise(rendered.image))
+                texts[number] = ocr.lines_to_text(ocr.recognise(rendered.image))
+            except pypdfium2.PdfiumError as exc:
+                failed[number] = f"page {number} cannot be rendered for OCR ({exc})"
+            except (CorruptDocument, InputLimitExceeded) as exc:
+                failed[number] = f"page {number}: {exc}"
             if options.on_page is not None:
                 options.on_page(done, len(numbers))
             clock.check(done, len(numbers))
     finally:
         with PDFIUM_LOCK:
             pdf.close()
-    return texts
+    return texts, failed
+
+
+def _scanned_pages(
+    texts: list[str], without_text: tuple[int, ...] | list[int], images: dict[int, float]
+) -> list[int]:
+    """The 1-based pages to OCR, decided by text amount against image coverage.
+
+    Image pages left without text, and pages at least :data:`SCANNED_IMAGE_COVERAGE` covered by
+    images whose text layer is no more than a stamp (:data:`SCANNED_MAX_TEXT_CHARS` characters).
+    """
+    empty = set(without_text)
+    return [
+        number
+        for number, coverage in sorted(images.items())
+        if number in empty
+        or (coverage >= SCANNED_IMAGE_COVERAGE and len(texts[number - 1]) <= SCANNED_MAX_TEXT_CHARS)
+    ]
 
 
 def load_pdf(data: bytes, filename: str, options: LoadOptions) -> list[LoadedDocument]:
     """Load a PDF: one section per page that has text, with its 1-based ``page`` number.
 
-    Pages with a text layer keep it. Pages without one (besides page furniture) that hold an image
-    are scanned pages: they are rendered and read by OCR (:mod:`rag.ocr`), unless
+    Pages with a text layer keep it. Pages without one (besides page furniture) that hold an image,
+    and pages mostly covered by images whose text layer is only a stamp (``Page 3``, a Bates number;
+    :func:`_scanned_pages`), are scanned pages: they are rendered and read by OCR (:mod:`rag.ocr`), unless
     ``options.ocr`` is off; running headers and page numbers are then taken out of both kinds alike.
 
     Args:
@@ -170,7 +220,8 @@ def load_pdf(data: bytes, filename: str, options: LoadOptions) -> list[LoadedDoc
         One document; ``page_count`` is the number of pages; ``metadata`` holds
         ``pages_without_text`` (1-based page numbers still without text, ``[]`` when every page has
         text), ``ocr_pages`` (1-based pages whose text came from OCR, ``[]`` for none),
-        ``ocr_unavailable`` (why scanned pages were not read, when Tesseract is missing), and
+        ``ocr_unavailable`` (why scanned pages were not read, when Tesseract is missing),
+        ``ocr_failed_pages`` (``[{"page", "reason"}]``, pages OCR failed on; present only then), and
         ``author`` and ``subject`` when the PDF's ``/Info`` has them; the title comes from
         ``/Info`` too.
 
@@ -188,12 +239,13 @@ def load_pdf(data: bytes, filename: str, options: LoadOptions) -> list[LoadedDoc
         raise EmptyDocument(f"{filename}: the PDF has no pages; no text found")
     cleaned = [_clean_pdf_text(text) for text in raw_pages]
     pages = strip_furniture(cleaned)
-    to_ocr = [number for number in pages.without_text if number in image_pages] if options.ocr else []
+    to_ocr = _scanned_pages(cleaned, pages.without_text, image_pages) if options.ocr else []
     ocr_pages: list[int] = []
     ocr_missing = ""
+    failed: dict[int, str] = {}
     if to_ocr:
         try:
-            recognised = _ocr_pages(data, filename, to_ocr, options)
+            recognised, failed = _ocr_pages(data, filename, to_ocr, options)
         except ModelNotAvailable as exc:
             # Tesseract is not installed: the typed pages are still worth indexing; say why the rest is not.
             recognised, ocr_missing = {}, str(exc)
@@ -216,6 +268,10 @@ def load_pdf(data: bytes, filename: str, options: LoadOptions) -> list[LoadedDoc
     metadata: dict[str, Any] = {"pages_without_text": list(pages.without_text), "ocr_pages": ocr_pages}
     if ocr_missing:
         metadata["ocr_unavailable"] = ocr_missing
+    if failed:
+        metadata["ocr_failed_pages"] = [
+            {"page": number, "reason": reason} for number, reason in sorted(failed.items())
+        ]
     for key in ("Author", "Subject"):
         if info.get(key, "").strip():
             metadata[key.lower()] = info[key].strip()
