@@ -126,3 +126,46 @@ def make_scanned_pdf(text_pages: list[str], scanned: list[object], dpi: int = 20
         pdf.add_page(format=(width, height))
         pdf.image(image, x=0, y=0, w=width, h=height)
     return bytes(pdf.output())
+
+
+# --- browser tests (Playwright; imported by tests/test_browser*.py only) --------------------------
+
+
+def chromium_page(executable: str, args: list[str], timeout_ms: float):
+    """Yield one headless Chromium page (1400 x 1000), every step waiting up to ``timeout_ms``; close after."""
+    from playwright.sync_api import expect, sync_playwright
+
+    expect.set_options(timeout=timeout_ms)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=executable, headless=True, args=args)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.set_default_timeout(timeout_ms)
+            yield page
+        finally:
+            browser.close()
+
+
+def ingest_and_ask(page, collection: str, question: str, answer: str):  # type: ignore[no-untyped-def]
+    """Ingest the file chosen on the Upload page into ``collection``, ask ``question`` on the Chat page.
+
+    Waits for the Upload page's "New" metric to say 1 and for the answer to contain ``answer``.
+
+    Returns:
+        The assistant's chat message (a Playwright locator).
+    """
+    from playwright.sync_api import expect
+    from test_browser import INGEST_TIMEOUT_MS, STEP_TIMEOUT_MS, open_page, wait_idle
+
+    page.get_by_role("button", name=f"Ingest 1 file(s) into {collection}").click()
+    wait_idle(page, INGEST_TIMEOUT_MS)
+    expect(page.locator('[data-testid="stMetric"]', has_text="New")).to_contain_text(
+        "1", timeout=INGEST_TIMEOUT_MS
+    )
+    open_page(page, "Chat")
+    page.locator('[data-testid="stChatInputTextArea"]').fill(question)
+    page.keyboard.press("Enter")
+    assistant = page.locator('[data-testid="stChatMessage"]').nth(1)
+    expect(assistant).to_contain_text(answer, timeout=STEP_TIMEOUT_MS)
+    wait_idle(page)
+    return assistant

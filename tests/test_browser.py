@@ -162,17 +162,9 @@ def stop_server(process: subprocess.Popen, pgdata: Path) -> None:
 @pytest.fixture(scope="module")
 def browser_page(server: str):
     """A Chromium page (1400 x 1000) on the served app."""
-    from playwright.sync_api import expect, sync_playwright
+    from helpers import chromium_page
 
-    expect.set_options(timeout=STEP_TIMEOUT_MS)
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 1400, "height": 1000})
-            page.set_default_timeout(STEP_TIMEOUT_MS)
-            yield page
-        finally:
-            browser.close()
+    yield from chromium_page(CHROMIUM, CHROMIUM_ARGS, STEP_TIMEOUT_MS)
 
 
 def wait_idle(page, timeout_ms: float = STEP_TIMEOUT_MS) -> None:

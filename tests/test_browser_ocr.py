@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 from test_browser import (
-    INGEST_TIMEOUT_MS,
+    CHROMIUM,
+    CHROMIUM_ARGS,
     STEP_TIMEOUT_MS,
     open_page,
     screenshot,
@@ -21,7 +22,7 @@ from test_browser import (
     wait_idle,
 )
 
-from helpers import make_scanned_pdf, render_text_image
+from helpers import chromium_page, ingest_and_ask, make_scanned_pdf, render_text_image
 
 pytestmark = pytest.mark.browser
 
@@ -41,18 +42,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def browser_page(server: str):
-    from playwright.sync_api import expect, sync_playwright
-    from test_browser import CHROMIUM, CHROMIUM_ARGS
-
-    expect.set_options(timeout=STEP_TIMEOUT_MS)
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 1400, "height": 1000})
-            page.set_default_timeout(STEP_TIMEOUT_MS)
-            yield page
-        finally:
-            browser.close()
+    yield from chromium_page(CHROMIUM, CHROMIUM_ARGS, STEP_TIMEOUT_MS)
 
 
 def test_scanned_page_is_cited_with_an_ocr_badge(server: str, browser_page, tmp_path: Path) -> None:
@@ -68,18 +58,7 @@ def test_scanned_page_is_cited_with_an_ocr_badge(server: str, browser_page, tmp_
             files=[{"name": "lighthouse.pdf", "mimeType": "application/pdf", "buffer": data}]
         )
         wait_idle(page)
-        page.get_by_role("button", name="Ingest 1 file(s) into default").click()
-        wait_idle(page, INGEST_TIMEOUT_MS)
-        expect(page.locator('[data-testid="stMetric"]', has_text="New")).to_contain_text(
-            "1", timeout=INGEST_TIMEOUT_MS
-        )
-
-        open_page(page, "Chat")
-        page.locator('[data-testid="stChatInputTextArea"]').fill("When is the lamp serviced?")
-        page.keyboard.press("Enter")
-        assistant = page.locator('[data-testid="stChatMessage"]').nth(1)
-        expect(assistant).to_contain_text("serviced every March", timeout=STEP_TIMEOUT_MS)
-        wait_idle(page)
+        assistant = ingest_and_ask(page, "default", "When is the lamp serviced?", "serviced every March")
         chip = assistant.get_by_role("button", name="[1] lighthouse · p. 2 · OCR")
         chip.click()
         popover = page.locator('[data-testid="stPopoverBody"]')

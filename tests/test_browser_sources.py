@@ -30,6 +30,8 @@ from test_browser import (  # noqa: F401 - fixtures and helpers
     wait_idle,
 )
 
+from helpers import ingest_and_ask
+
 pytestmark = pytest.mark.browser
 
 WARRANTY = (
@@ -145,8 +147,6 @@ def failure_screenshot(page, tmp_path: Path) -> Iterator[None]:
 
 def upload_and_ask(server: str, page, collection: str, filename: str, data: bytes, mime: str):
     """Upload one file into ``collection``, ask about the warranty; return the answer's chat message."""
-    from playwright.sync_api import expect
-
     page.goto(server)
     wait_idle(page)
     open_page(page, "Upload")
@@ -160,18 +160,9 @@ def upload_and_ask(server: str, page, collection: str, filename: str, data: byte
     page.get_by_role("textbox", name="New collection name").fill(collection)
     page.keyboard.press("Enter")
     wait_idle(page)
-    page.get_by_role("button", name=f"Ingest 1 file(s) into {collection}").click()
-    wait_idle(page, INGEST_TIMEOUT_MS)
-    expect(page.locator('[data-testid="stMetric"]', has_text="New")).to_contain_text(
-        "1", timeout=INGEST_TIMEOUT_MS
+    return ingest_and_ask(
+        page, collection, "How long is the warranty?", "two years from the date of purchase"
     )
-    open_page(page, "Chat")
-    page.locator('[data-testid="stChatInputTextArea"]').fill("How long is the warranty?")
-    page.keyboard.press("Enter")
-    assistant = page.locator('[data-testid="stChatMessage"]').nth(1)
-    expect(assistant).to_contain_text("two years from the date of purchase", timeout=STEP_TIMEOUT_MS)
-    wait_idle(page)
-    return assistant
 
 
 def open_citation_source(page, assistant, chip_name: str):
