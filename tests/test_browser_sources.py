@@ -30,7 +30,7 @@ from test_browser import (  # noqa: F401 - fixtures and helpers
     wait_idle,
 )
 
-from helpers import ingest_and_ask
+from helpers import chromium_page, ingest_and_ask
 
 pytestmark = pytest.mark.browser
 
@@ -112,26 +112,18 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 @pytest.fixture
 def page(server: str):
     """A fresh Chromium page on the app; records every request that leaves 127.0.0.1."""
-    from playwright.sync_api import expect, sync_playwright
-
-    expect.set_options(timeout=STEP_TIMEOUT_MS)
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        try:
-            tab = browser.new_page(viewport={"width": 1400, "height": 1000})
-            tab.set_default_timeout(STEP_TIMEOUT_MS)
-            tab.remote_requests = []
-            tab.on(
-                "request",
-                lambda request: (
-                    None
-                    if request.url.startswith(("http://127.0.0.1", "data:", "blob:"))
-                    else tab.remote_requests.append(request.url)
-                ),
-            )
-            yield tab
-        finally:
-            browser.close()
+    for tab in chromium_page(CHROMIUM, CHROMIUM_ARGS, STEP_TIMEOUT_MS):
+        remote: list[str] = []
+        tab.remote_requests = remote
+        tab.on(
+            "request",
+            lambda request, remote=remote: (
+                None
+                if request.url.startswith(("http://127.0.0.1", "data:", "blob:"))
+                else remote.append(request.url)
+            ),
+        )
+        yield tab
 
 
 @contextmanager
