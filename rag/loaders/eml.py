@@ -14,7 +14,7 @@ from __future__ import annotations
 import email
 import email.policy
 import re
-from email.message import EmailMessage
+from email.message import EmailMessage, MIMEPart
 from typing import Any
 
 from rag.errors import CorruptDocument, EmptyDocument, LoaderError
@@ -48,7 +48,7 @@ def _header(message: EmailMessage, name: str) -> str:
         return ""
 
 
-def _decoded(part: EmailMessage, filename: str) -> str:
+def _decoded(part: MIMEPart, filename: str) -> str:
     """A text part's content: its charset, else (``unknown-8bit``, a wrong name) detected from the bytes."""
     payload = part.get_payload(decode=True)
     raw = payload if isinstance(payload, bytes) else str(payload or "").encode("utf-8", "replace")
@@ -62,12 +62,12 @@ def _decoded(part: EmailMessage, filename: str) -> str:
             return raw.decode("utf-8", errors="replace")
 
 
-def _is_attachment(part: EmailMessage) -> bool:
+def _is_attachment(part: MIMEPart) -> bool:
     return part.get_content_disposition() == "attachment"
 
 
 def _read_part(
-    part: EmailMessage, filename: str, depth: int, sections: list[Section], attachments: list[dict[str, Any]]
+    part: MIMEPart, filename: str, depth: int, sections: list[Section], attachments: list[dict[str, Any]]
 ) -> None:
     """Append the texts of ``part`` (every inline text part, attached messages too) and list its attachments."""
     if depth > MAX_NESTING:
