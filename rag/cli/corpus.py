@@ -24,6 +24,11 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     from rag.loaders import LoadOptions
     from rag.models import pages_without_text_note
 
+    if args.background:
+        from rag.cli.jobs import ingest_background
+
+        return ingest_background(args)
+
     counts = {"new": 0, "unchanged": 0, "replaced": 0, "failed": 0}
     chunks = embedded = 0
     with open_engine(args) as engine, progress_bar("ingest", unit="doc", quiet=args.quiet) as bar:
@@ -194,6 +199,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--quiet", action="store_true", help="only the summary line")
     p.add_argument("--verbose", action="store_true", help="also list unchanged documents")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    p.add_argument(
+        "--background",
+        action="store_true",
+        help="queue the files as jobs for `rag worker` instead of ingesting here",
+    )
     p.set_defaults(func=cmd_ingest)
 
     p = subparsers.add_parser("docs", help="list documents")
