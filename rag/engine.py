@@ -638,8 +638,7 @@ class Engine:
         root = self._root
         with root._lock:
             if root._queue_app is None:
-                pool = self.db.pool
-                root._queue_app = build_app(conninfo_of(self)).open(pool)
+                root._queue_app = job_rows.open_queue_app(build_app(conninfo_of(self)), self.db)
             return root._queue_app
 
     def enqueue_files(

@@ -20,7 +20,9 @@ import threading
 from typing import TYPE_CHECKING, Any
 
 import procrastinate
+from procrastinate.exceptions import ConnectorException
 
+from rag.db.jobs import unfinished_queue_jobs
 from rag.job_runner import run_job
 
 if TYPE_CHECKING:
@@ -75,18 +77,13 @@ async def _retry_stalled(app: procrastinate.App) -> int:
     jobs = await app.job_manager.get_stalled_jobs(seconds_since_heartbeat=STALLED_WORKER_TIMEOUT_S)
     count = 0
     for job in jobs:
-        _log.warning("retrying job %s of a worker that stopped", job.id)
-        await app.job_manager.retry_job(job)
+        try:
+            await app.job_manager.retry_job(job)
+        except ConnectorException:
+            continue  # another worker (or this one's other loop) retried it first: no longer "doing"
+        _log.warning("retried job %s of a worker that stopped", job.id)
         count += 1
     return count
-
-
-async def _doing_count(app: procrastinate.App) -> int:
-    rows = await app.connector.execute_query_all_async(
-        "SELECT count(*) AS n FROM procrastinate_jobs WHERE status IN ('todo', 'doing') AND queue_name = %(q)s",
-        q=QUEUE,
-    )
-    return int(rows[0]["n"])
 
 
 async def run_worker_async(
@@ -107,7 +104,8 @@ async def run_worker_async(
                 await _retry_stalled(app)
                 await asyncio.sleep(STALLED_CHECK_INTERVAL_S)
 
-        watcher = asyncio.create_task(watch_stalled())
+        # until_empty checks for stalled jobs itself between its runs.
+        watcher = asyncio.create_task(watch_stalled()) if not until_empty else None
         try:
             options: dict[str, Any] = {
                 "queues": [QUEUE],
@@ -121,7 +119,7 @@ async def run_worker_async(
                 while True:
                     await _retry_stalled(app)
                     await app.run_worker_async(wait=False, **options)
-                    if await _doing_count(app) == 0:
+                    if await unfinished_queue_jobs(app, QUEUE) == 0:
                         break
                     await asyncio.sleep(STALLED_CHECK_INTERVAL_S)
             else:
@@ -136,13 +134,13 @@ async def run_worker_async(
                 except asyncio.CancelledError:
                     pass
         finally:
-            watcher.cancel()
+            if watcher is not None:
+                watcher.cancel()
 
 
 def conninfo_of(engine: Engine) -> str:
     """The connection string of the engine's database (``DATABASE_URL`` or the embedded server)."""
-    conninfo = engine.db.pool.conninfo
-    return conninfo() if callable(conninfo) else conninfo
+    return engine.db.conninfo
 
 
 def run_worker(engine: Engine, *, concurrency: int = 1, until_empty: bool = False) -> None:

@@ -10,6 +10,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any, Literal
 
+import procrastinate
 import psycopg
 from psycopg.types.json import Jsonb
 
@@ -285,3 +286,21 @@ def document_ids_by_source(
         {"collection": collection_id, "names": source_names},
     ).fetchall()
     return [r[0] for r in rows]
+
+
+def open_queue_app(app: procrastinate.App, db: Any) -> procrastinate.App:
+    """Open a procrastinate App for enqueueing on ``db``'s own pool (a :class:`rag.db.Database`); return it.
+
+    Its statements run on the pool's connections as the connecting role (procrastinate's tables have no
+    row-level security), outside :meth:`~rag.db.Database.connection`'s ``rag_app`` role.
+    """
+    return app.open(db.pool)
+
+
+async def unfinished_queue_jobs(app: procrastinate.App, queue: str) -> int:
+    """Procrastinate jobs of ``queue`` that are waiting (``todo``) or running (``doing``), in any worker."""
+    rows = await app.connector.execute_query_all_async(
+        "SELECT count(*) AS n FROM procrastinate_jobs WHERE status IN ('todo', 'doing') AND queue_name = %(q)s",
+        q=queue,
+    )
+    return int(rows[0]["n"])
