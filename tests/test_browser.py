@@ -240,7 +240,6 @@ def upload_ask_cite_inspect(server: str, page) -> None:
     # follows it to the end.
     expect(page.get_by_text("Background jobs")).to_be_visible(timeout=INGEST_TIMEOUT_MS)
     expect(page.get_by_text("1 of 1 file done")).to_be_visible(timeout=INGEST_TIMEOUT_MS)
-    expect(page.get_by_text("new (2 chunks, 2 embedded)")).to_be_visible()
     page.get_by_text("Preview the chunks of a file").click()
     page.get_by_role("button", name="Show chunks").click()
     wait_idle(page)
