@@ -78,7 +78,9 @@ def main() -> None:
             seconds = time.perf_counter() - started
             totals[mode][0] += chunks
             totals[mode][1] += seconds
-            print(f"round {r + 1} {mode:10} {chunks:6} chunks {seconds:7.2f} s {chunks / seconds:7.1f} chunks/s")
+            print(
+                f"round {r + 1} {mode:10} {chunks:6} chunks {seconds:7.2f} s {chunks / seconds:7.1f} chunks/s"
+            )
     rates = {mode: c / s for mode, (c, s) in totals.items()}
     print(f"inline      {rates['inline']:.1f} chunks/s")
     print(f"background  {rates['background']:.1f} chunks/s (one worker)")
