@@ -1,4 +1,4 @@
-"""Background ingestion commands: ``rag worker``, ``rag jobs``, ``rag sync`` and ``rag ingest --background``."""
+"""Background ingestion commands: ``rag worker``, ``rag jobs`` and ``rag sync`` (``rag ingest --background``: :mod:`rag.cli.corpus`)."""
 
 from __future__ import annotations
 
@@ -77,40 +77,6 @@ def cmd_sync(args: argparse.Namespace) -> int:
         f"{len(report.skipped)} skipped"
     )
     return EXIT_FAILED if report.skipped else EXIT_OK
-
-
-def ingest_background(args: argparse.Namespace) -> int:
-    """``rag ingest --background``: enqueue the files (folders walked) and print one job per file."""
-    from rag.loaders import iter_files
-
-    load_options = {"csv_mode": args.csv_mode}
-    if args.csv_title_column:
-        load_options["csv_title_column"] = args.csv_title_column
-    with open_engine(args) as engine:
-        collection = args.collection or engine.settings.collection
-        count = 0
-        for path in iter_files([Path(p) for p in args.paths]):
-            if (
-                not path.is_file()
-                or path.is_symlink()
-                or path.stat().st_size > engine.settings.max_file_bytes
-            ):
-                print(f"skipped   {printable(str(path))}  (not a regular file, or above RAG_MAX_FILE_MB)")
-                continue
-            (job,) = engine.enqueue_files(
-                [(path.name, path.read_bytes())],
-                collection,
-                chunk_size=args.chunk_size,
-                chunk_overlap=args.chunk_overlap,
-                load_options=load_options,
-            )
-            count += 1
-            if not args.quiet:
-                print(f"queued    {printable(job.source_name)}  (job {job.id})")
-    print(
-        f"{count} files queued into {collection!r}: run `rag worker` (or the app) to ingest them; `rag jobs` lists them"
-    )
-    return EXIT_OK
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
