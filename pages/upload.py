@@ -23,6 +23,7 @@ from ui.ingest import (
     preview_frame,
     results_frame,
 )
+from ui.jobs import jobs_panel
 from ui.markdown import bold, markdown_text
 from ui.text import plural
 
@@ -138,6 +139,13 @@ go = st.button(
     disabled=not to_ingest or not target,
     key="upload-go",
 )
+background = st.toggle(
+    "In the background",
+    value=True,
+    key="upload-background",
+    help="Queue the files as jobs and return at once; a worker ingests them and the panel below shows "
+    "their progress (also after a reload, and from another browser). Off: ingest here and wait.",
+)
 if refused and to_ingest:
     st.caption(f"{plural(len(refused), 'file')} cannot be ingested (see above) and will be skipped.")
 
@@ -146,7 +154,23 @@ table = st.empty()
 if plan:
     table.dataframe(batch_frame(plan), hide_index=True, width="stretch")
 
-if go and to_ingest and target:
+if go and to_ingest and target and background:
+    with guard():
+        queued = engine.enqueue_files(
+            [(p.name, uploaded[p.index][1]) for p in to_ingest],
+            target,
+            chunk_size=int(chunk_size),
+            chunk_overlap=int(chunk_overlap),
+            load_options={
+                "csv_mode": csv_mode,
+                "csv_title_column": title_column if csv_mode == "rows" else None,
+            },
+        )
+        st.session_state.pop(LIVE_KEY, None)
+        st.session_state.pop(RESULTS_KEY, None)
+        st.toast(f"Queued {plural(len(queued), 'file')} into {target}", icon=":material/schedule:")
+        state.request_collection(target)
+elif go and to_ingest and target:
     with guard():
         live: dict[int, str] = {}
         bar = overall.progress(
@@ -196,6 +220,8 @@ if results is not None:
             "reason": st.column_config.TextColumn("reason", width="large"),
         },
     )
+
+jobs_panel(engine)
 
 previewable = {p.index: p.name for p in plan if p.problem is None and p.duplicate_of is None}
 if previewable:

@@ -16,6 +16,7 @@ from rag.config import AuthMode, Settings, is_server_deployment
 from rag.db.access import Access, Member, MemberAccess
 from rag.db.collections import Collection
 from rag.db.conversations import Conversation
+from rag.db.jobs import Job, JobStage
 from rag.db.listing import ChunkInfo, CollectionSummary, DatabaseStatus, DocumentInfo
 from rag.db.originals import OriginalFile
 from rag.db.runs import StoredRun
@@ -43,6 +44,7 @@ from rag.errors import (
     UnsupportedFileType,
 )
 from rag.evaluation.runs import MetricDelta, RunComparison, compare_runs
+from rag.folder_sync import SyncReport
 from rag.ingest import IngestProgress
 from rag.llm import warm_up
 from rag.loaders import SUPPORTED_EXTENSIONS, LoadOptions
@@ -66,6 +68,9 @@ from rag.users import LOCAL_USER, check_user_name
 __version__ = "0.1.0"
 
 __all__ = [
+    "Job",
+    "JobStage",
+    "SyncReport",
     "ABSTAIN_TEXT",
     "LOCAL_USER",
     "MODES",

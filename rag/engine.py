@@ -35,12 +35,14 @@ from rag.cleaning import clean_input, one_line
 from rag.config import Settings, set_in_environment
 from rag.db import Database
 from rag.db import conversations as conversation_rows
+from rag.db import jobs as job_rows
 from rag.db import runs as run_rows
 from rag.db.access import Member, MemberAccess, list_members, remove_member, set_member
 from rag.db.collections import (
     Collection,
     ensure_collection,
     ensure_vector_index,
+    find_collection,
     get_collection,
     update_collection_settings,
 )
@@ -66,6 +68,7 @@ from rag.db.runs import StoredRun
 from rag.embedding import Embedder, hub_offline_by_user, load_embedder, stored_model_name
 from rag.embedding_backends import ProgressMessage, print_progress
 from rag.errors import AccessDenied, ConfigError, ModelDownloadError, NotFound
+from rag.folder_sync import SyncReport, sync_folder
 from rag.ingest import Ingestor, ProgressCallback
 from rag.loaders import LoadOptions
 from rag.models import Candidate
@@ -166,6 +169,7 @@ class Engine:
         self._embedder: Embedder | None = None
         self._reranker: Reranker | None = None
         self._reranker_status: RerankerStatus | None = None
+        self._queue_app: Any = None  # the procrastinate App that enqueues, opened on our pool on first use
 
     def for_user(self, user: str) -> Engine:
         """A view of this engine acting as ``user``, sharing the pool, the models and the settings (microseconds).
@@ -388,6 +392,9 @@ class Engine:
 
     def close(self) -> None:
         """Close the pool (the embedded server stops when its last user exits); a view's close does nothing."""
+        if self._root is self and self._queue_app is not None:
+            self._queue_app.close()
+            self._queue_app = None
         if self._root is self and self._db is not None:
             self._db.close()
             self._db = None
@@ -622,6 +629,156 @@ class Engine:
             collection, load_options=load_options, chunk_size=chunk_size, chunk_overlap=chunk_overlap
         )
         return ingest_files(ingestor, files, on_progress)
+
+    # Background ingestion (docs/background-ingestion.md).
+
+    def _enqueue_app(self) -> Any:
+        from rag.queue import build_app, conninfo_of
+
+        root = self._root
+        with root._lock:
+            if root._queue_app is None:
+                root._queue_app = job_rows.open_queue_app(build_app(conninfo_of(self)), self.db)
+            return root._queue_app
+
+    def enqueue_files(
+        self,
+        files: Sequence[tuple[str, bytes]],
+        collection: str,
+        *,
+        chunk_size: int | None = None,
+        chunk_overlap: int | None = None,
+        load_options: dict[str, Any] | None = None,
+    ) -> list[job_rows.Job]:
+        """Queue uploaded ``(file name, bytes)`` pairs as background ingest jobs, one per file; return at once.
+
+        A worker (``rag worker``, or the app's own) ingests them; :meth:`jobs` shows their progress. The
+        bytes are stored with the job (``ingest_job_inputs``) so a worker on another machine can read them.
+
+        Args:
+            load_options: JSON-able :class:`~rag.loaders.LoadOptions` fields (e.g. ``{"csv_mode": "rows"}``).
+
+        Raises:
+            AccessDenied: the collection is shared with the acting user read-only.
+            ConfigError: an empty collection name.
+        """
+        import hashlib
+
+        from rag.queue import defer_job
+
+        if not collection.strip():
+            raise ConfigError("give a collection name")
+        with self.db.connection() as conn:
+            existing = find_collection(conn, collection)
+        if existing is not None:
+            _check_writable(existing)
+        options: dict[str, Any] = {"load_options": dict(load_options or {})}
+        if chunk_size is not None:
+            options["chunk_size"] = chunk_size
+        if chunk_overlap is not None:
+            options["chunk_overlap"] = chunk_overlap
+        app = self._enqueue_app()
+        jobs = []
+        for name, data in files:
+            with self.db.connection() as conn:
+                job = job_rows.create_job(
+                    conn, collection, name, data, hashlib.sha256(data).hexdigest(), options
+                )
+            queue_id = defer_job(app, job.id)
+            with self.db.connection() as conn:
+                job_rows.set_queue_job_id(conn, job.id, queue_id)
+            jobs.append(replace(job, queue_job_id=queue_id))
+        return jobs
+
+    def jobs(self, limit: int = 200, collection: str | None = None) -> list[job_rows.Job]:
+        """The acting user's ingest jobs, newest first (at most ``limit``); milliseconds."""
+        with self.db.connection() as conn:
+            return job_rows.list_jobs(conn, limit, collection)
+
+    def job(self, job_id: int) -> job_rows.Job:
+        """One of the acting user's jobs.
+
+        Raises:
+            NotFound: no such job, or it is another user's.
+        """
+        with self.db.connection() as conn:
+            job = job_rows.get_job(conn, job_id)
+        if job is None:
+            raise NotFound(f"there is no ingest job {job_id} of yours: see rag jobs")
+        return job
+
+    def cancel_job(self, job_id: int) -> job_rows.Job:
+        """Cancel a queued job now, or a running one at its next batch (whole documents stay stored).
+
+        Raises:
+            NotFound: no such job of the acting user, or it already finished.
+        """
+        with self.db.connection() as conn:
+            job = job_rows.request_cancel(conn, job_id)
+        if job is None:
+            raise NotFound(f"ingest job {job_id} is not queued or running (or not yours): nothing to cancel")
+        return job
+
+    def retry_job(self, job_id: int) -> job_rows.Job:
+        """Queue a failed job again (its bytes were kept).
+
+        Raises:
+            NotFound: no such failed job of the acting user.
+        """
+        from rag.queue import defer_job
+
+        with self.db.connection() as conn:
+            job = job_rows.requeue_job(conn, job_id)
+        if job is None:
+            raise NotFound(
+                f"ingest job {job_id} is not a failed job of yours: only failed jobs can be retried"
+            )
+        queue_id = defer_job(self._enqueue_app(), job_id)
+        with self.db.connection() as conn:
+            job_rows.set_queue_job_id(conn, job_id, queue_id)
+        return replace(job, queue_job_id=queue_id)
+
+    def sync_folder(self, directory: str | os.PathLike[str], collection: str) -> SyncReport:
+        """Make ``collection`` follow a server-side folder (:func:`rag.folder_sync.sync_folder`).
+
+        Raises:
+            ConfigError: not a folder, or too many files. AccessDenied: read-only collection.
+        """
+        from pathlib import Path
+
+        return sync_folder(self, Path(directory), collection)
+
+    def document_hashes(self, collection: str) -> dict[str, str]:
+        """``{source_name: sha256}`` of a collection's documents (empty when it does not exist)."""
+        with self.db.connection() as conn:
+            return job_rows.document_hashes(conn, collection)
+
+    def open_job_hashes(self, collection: str) -> dict[str, str]:
+        """``{source_name: sha256}`` of the acting user's unfinished jobs into ``collection``."""
+        with self.db.connection() as conn:
+            return job_rows.open_job_hashes(conn, collection)
+
+    def delete_sources(self, source_names: Sequence[str], collection: str) -> int:
+        """Delete a collection's documents with these source names; return how many.
+
+        Raises:
+            NotFound: no such collection. AccessDenied: read-only collection.
+        """
+        target = self._writable(collection)
+        with self.db.connection() as conn:
+            ids = job_rows.document_ids_by_source(conn, target.id, list(source_names))
+            return delete_documents(conn, target, ids) if ids else 0
+
+    def start_worker(self, concurrency: int = 1) -> Any:
+        """Start a worker on a daemon thread of this process (the app's in-process worker).
+
+        Returns:
+            A :class:`rag.queue.WorkerThread` (``stop()``, ``alive``). It runs every user's jobs, each as
+            its owner, with this engine's models.
+        """
+        from rag.queue import WorkerThread
+
+        return WorkerThread(self._root, concurrency)
 
     def documents(self, collection: str | None = None, search: str | None = None) -> list[DocumentInfo]:
         """Documents of a collection with chunk counts, newest first; ``search`` filters title/source."""

@@ -58,7 +58,15 @@ def alices_rows(alice, database):
         kind="retrieval", dataset="d", split="s", mode="hybrid", collection=collection.name, config={},
         metrics={}, per_query={},
     )  # fmt: skip
-    return {"collection_id": collection.id, "conversation_id": conversation.id, "run_id": run_id}
+    (job,) = alice.enqueue_files([("ants.txt", b"Ants farm fungus.")], collection.name)
+    alice.cancel_job(job.id)  # kept as a row; its input goes with the cancel, so a second, queued one
+    (queued,) = alice.enqueue_files([("wasps.txt", b"Wasps build paper nests.")], collection.name)
+    return {
+        "collection_id": collection.id,
+        "conversation_id": conversation.id,
+        "run_id": run_id,
+        "job_id": queued.id,
+    }
 
 
 TABLE_ROWS = [
@@ -71,6 +79,8 @@ TABLE_ROWS = [
     ("conversations", "id = %(conversation_id)s"),
     ("messages", "conversation_id = %(conversation_id)s"),
     ("eval_runs", "id = %(run_id)s"),
+    ("ingest_jobs", "id = %(job_id)s"),
+    ("ingest_job_inputs", "job_id = %(job_id)s"),
 ]
 
 

@@ -42,6 +42,7 @@ def served_engine(ui, engine, monkeypatch: pytest.MonkeyPatch):  # noqa: F811
     # A fixed abstention threshold: these tests are about the UI, not the calibrated default.
     monkeypatch.setattr(engine, "settings", engine.settings.with_(abstain_threshold=0.3))
     monkeypatch.setattr(ui.state, "engine_factory", lambda: engine)
+    monkeypatch.setenv("RAG_APP_WORKER", "0")  # tests run their worker themselves (tests/test_jobs.py)
     monkeypatch.setenv("RAG_LLM_MOCK_RESPONSE", MOCK)
     # The session database holds other tests' collections: open this test's one, as the last used.
     monkeypatch.setattr(engine, "default_collection", lambda: engine.settings.collection)
@@ -223,6 +224,7 @@ def test_upload_page_offers_ingest_at_once_explains_problems_inline_and_previews
     assert set(preview["section"]) == {"Warranty", "Returns", "Shipping"}
     assert (preview["tokens"] <= 32).all()
 
+    at.toggle(key="upload-background").set_value(False)  # the inline mode, waited for
     at.button(key="upload-go").click().run()
     assert not at.exception, at.exception
     results = frame_with(at, "reason")
@@ -244,6 +246,32 @@ def test_upload_page_offers_ingest_at_once_explains_problems_inline_and_previews
     statuses = list(frame_with(at, "note")["status"])
     assert statuses[0].startswith("new: 1 (") and statuses[2].startswith("cannot be ingested")
     assert "Done: 2 files into" in texts(at.success)
+
+
+def test_upload_page_enqueues_at_once_and_the_jobs_panel_follows_the_worker(app_engine):
+    from test_jobs import drain
+
+    at = page("pages/upload.py")
+    at.file_uploader(key="upload-files").set_value(
+        [("policy.md", POLICY, "text/markdown"), ("bad.pdf", b"%PDF-1.4 not really", "application/pdf")]
+    )
+    at.run()
+    at.button(key="upload-go").click().run()
+    assert not at.exception, at.exception
+    jobs = app_engine.jobs()
+    target = jobs[0].collection
+    assert sorted(j.source_name for j in jobs) == ["bad.pdf", "policy.md"]
+    assert {j.stage for j in jobs} == {"queued"}  # returned at once: nothing ingested in the script run
+    assert "0 of 2 files done" in [p.proto.text for p in at.get("progress")][0]
+    assert {b.label for b in at.button if b.key and b.key.startswith("job-cancel-")} == {"Cancel"}
+
+    drain(app_engine)
+    again = page("pages/upload.py")  # a reload (or a second browser): the same jobs, read from the database
+    assert "1 of 1 file done" in [p.proto.text for p in again.get("progress")][0]
+    assert "bad.pdf failed: bad.pdf cannot be read as a PDF" in texts(again.error)
+    assert any(b.key and b.key.startswith("job-retry-") for b in again.button)
+    assert list(frame_with(again, "outcome")["file"]) == ["policy.md"]
+    assert "policy.md" in [d.source_name for d in app_engine.documents(target)]
 
 
 def test_upload_progress_in_words(ui):

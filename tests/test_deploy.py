@@ -44,6 +44,17 @@ def test_docker_compose_config_parses():
     else:
         assert "pgvector/pgvector:pg17" in out and "db:5432" in out and "8501" in out
         assert "healthcheck" in out
+    assert "worker" in out and "rag" in out  # the background-ingestion worker service
+
+
+def test_compose_has_a_scalable_worker_service():
+    import yaml
+
+    services = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]
+    worker = services["worker"]
+    assert worker["command"][:2] == ["rag", "worker"]
+    assert "db:5432" in worker["environment"]["DATABASE_URL"]
+    assert "ports" not in worker and "container_name" not in worker  # so --scale worker=N works
 
 
 def test_ci_runs_the_readme_test_command():

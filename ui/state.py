@@ -114,7 +114,23 @@ def _cached_engine() -> Engine:
     threading.Thread(target=warm_up, name="litellm-warm-up", daemon=True).start()
     engine = engine_factory()
     threading.Thread(target=_load_embedder, args=(engine,), name="embedder-warm-up", daemon=True).start()
+    if app_worker_wanted(engine):
+        engine.start_worker()  # one in-process worker: the README's two commands stay the whole setup
     return engine
+
+
+def app_worker_wanted(engine: Engine) -> bool:
+    """Whether the app runs its own background-ingestion worker (``RAG_APP_WORKER``: ``auto``, ``1``, ``0``).
+
+    ``auto`` (the default): on with the embedded database (nobody else would run ``rag worker``), off
+    with ``DATABASE_URL``, where the compose file's ``worker`` service (or any ``rag worker``) serves the queue.
+    """
+    wanted = os.environ.get("RAG_APP_WORKER", "auto").strip().lower()
+    if wanted in ("1", "true", "on", "yes"):
+        return True
+    if wanted in ("0", "false", "off", "no"):
+        return False
+    return not engine.settings.database_url
 
 
 def _load_embedder(engine: Engine) -> None:

@@ -16,12 +16,12 @@ import argparse
 import signal
 from collections.abc import Sequence
 
-from rag.cli import ask, corpus, evaluate, models, search, sharing
+from rag.cli import ask, corpus, evaluate, jobs, models, search, sharing
 from rag.cli.common import quiet_libraries, run_command
 
 # In the order of ``rag --help``: ingest, docs, delete, reembed, db, share, unshare, members, search,
 # ask, eval, models.
-COMMAND_MODULES = (corpus, sharing, search, ask, evaluate, models)
+COMMAND_MODULES = (corpus, jobs, sharing, search, ask, evaluate, models)
 
 
 def build_parser() -> argparse.ArgumentParser:

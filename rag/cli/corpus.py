@@ -24,6 +24,9 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     from rag.loaders import LoadOptions
     from rag.models import pages_without_text_note
 
+    if args.background:
+        return ingest_background(args)
+
     counts = {"new": 0, "unchanged": 0, "replaced": 0, "failed": 0}
     chunks = embedded = 0
     with open_engine(args) as engine, progress_bar("ingest", unit="doc", quiet=args.quiet) as bar:
@@ -171,6 +174,40 @@ def cmd_db(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def ingest_background(args: argparse.Namespace) -> int:
+    """``rag ingest --background``: enqueue the files (folders walked) and print one job per file."""
+    from rag.loaders import iter_files
+
+    load_options = {"csv_mode": args.csv_mode}
+    if args.csv_title_column:
+        load_options["csv_title_column"] = args.csv_title_column
+    with open_engine(args) as engine:
+        collection = args.collection or engine.settings.collection
+        count = 0
+        for path in iter_files([Path(p) for p in args.paths]):
+            if (
+                not path.is_file()
+                or path.is_symlink()
+                or path.stat().st_size > engine.settings.max_file_bytes
+            ):
+                print(f"skipped   {printable(str(path))}  (not a regular file, or above RAG_MAX_FILE_MB)")
+                continue
+            (job,) = engine.enqueue_files(
+                [(path.name, path.read_bytes())],
+                collection,
+                chunk_size=args.chunk_size,
+                chunk_overlap=args.chunk_overlap,
+                load_options=load_options,
+            )
+            count += 1
+            if not args.quiet:
+                print(f"queued    {printable(job.source_name)}  (job {job.id})")
+    print(
+        f"{count} files queued into {collection!r}: run `rag worker` (or the app) to ingest them; `rag jobs` lists them"
+    )
+    return EXIT_OK
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add ``ingest``, ``docs``, ``delete``, ``reembed`` and ``db`` to the ``rag`` parser's subcommands."""
     p = subparsers.add_parser("ingest", help="ingest files and folders (recursive) into a collection")
@@ -194,6 +231,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--quiet", action="store_true", help="only the summary line")
     p.add_argument("--verbose", action="store_true", help="also list unchanged documents")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    p.add_argument(
+        "--background",
+        action="store_true",
+        help="queue the files as jobs for `rag worker` instead of ingesting here",
+    )
     p.set_defaults(func=cmd_ingest)
 
     p = subparsers.add_parser("docs", help="list documents")

@@ -269,6 +269,12 @@ class Database:
         with conn:
             yield conn
 
+    @property
+    def conninfo(self) -> str:
+        """The libpq connection string of this database (``DATABASE_URL`` or the embedded server's URI)."""
+        conninfo = self.pool.conninfo
+        return conninfo() if callable(conninfo) else conninfo
+
     def close(self) -> None:
         """Close the pool; the embedded server stops when the last process using it exits."""
         self.pool.close(timeout=POOL_CLOSE_TIMEOUT_S)

@@ -18,6 +18,8 @@ Design notes:
   ordered by impact per term, so a query reads each term's best postings (``rag.db.postings``).
 - ``document_originals`` (migration 7) keeps each whole-file document's bytes, written with the
   document and deleted with it (``rag.db.originals``).
+- ``ingest_jobs`` / ``ingest_job_inputs`` and procrastinate's queue tables (migration 8,
+  ``rag.db.jobs_schema``) carry background ingestion.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from dataclasses import dataclass
 import psycopg
 
 from rag.db.access_schema import USERS_AND_ROW_LEVEL_SECURITY
+from rag.db.jobs_schema import JOBS_SCHEMA
 from rag.db.originals import DOCUMENT_ORIGINALS
 
 # Any constant works; it only has to be the same in every process of this app.
@@ -213,6 +216,7 @@ MIGRATIONS: Sequence[Migration] = (
     ),
     Migration(6, "users_and_row_level_security", USERS_AND_ROW_LEVEL_SECURITY),
     Migration(7, "document_originals", DOCUMENT_ORIGINALS),
+    Migration(8, "ingest_jobs_and_procrastinate", JOBS_SCHEMA),
 )
 
 
