@@ -40,7 +40,7 @@ from rag.evaluation.metrics import latency_summary
 from rag.evaluation.retrieval_eval import evaluate_retrieval
 from rag.loaders import load_path
 
-BACKENDS = ["torch", "onnx-fp32", "onnx-qint8", "openvino-fp32"]
+BACKENDS = ["torch", "onnx-fp32", "onnx-qint8", "openvino-fp32", "openvino-qint8"]
 BASELINE = "torch"
 NDCG_TOLERANCE = 0.005
 SPEED_FLOOR = 2.0
