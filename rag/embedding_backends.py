@@ -44,8 +44,9 @@ from rag.errors import ConfigError, ModelNotAvailable
 RUNTIMES = ("torch", "onnx", "openvino")
 """Values of ``RAG_EMBEDDING_BACKEND``."""
 
-QUANTIZATIONS = ("fp32", "qint8")
-"""Values of ``RAG_EMBEDDING_QUANTIZATION``: full precision, or int8 weights and activations."""
+QUANTIZATIONS = ("fp32", "bf16", "qint8")
+"""Values of ``RAG_EMBEDDING_QUANTIZATION``: full precision, bfloat16 arithmetic (OpenVINO on CPUs
+with AVX512_BF16 or AMX), or int8 weights and activations."""
 
 DEFAULT_QUANTIZATION = {"torch": "fp32", "onnx": "qint8", "openvino": "qint8"}
 """Precision used when ``RAG_EMBEDDING_QUANTIZATION`` is empty: int8 where it is what makes the runtime
@@ -69,8 +70,10 @@ class EmbeddingBackend:
 
     Attributes:
         runtime: ``torch``, ``onnx`` (ONNX Runtime) or ``openvino``.
-        quantization: ``fp32`` or ``qint8``: dynamic int8 on ONNX Runtime (activation scales per
-            batch), static int8 on OpenVINO (scales calibrated once, :func:`quantize_openvino`).
+        quantization: ``fp32``; ``bf16`` (OpenVINO only: the fp32 model run with bfloat16
+            arithmetic, ``INFERENCE_PRECISION_HINT=bf16``); or ``qint8``: dynamic int8 on ONNX
+            Runtime (activation scales per batch), static int8 on OpenVINO (scales calibrated
+            once, :func:`quantize_openvino`).
     """
 
     runtime: str = "torch"
@@ -86,7 +89,8 @@ class EmbeddingBackend:
                 :data:`DEFAULT_QUANTIZATION`.
 
         Raises:
-            ConfigError: an unknown runtime or quantization, or ``qint8`` on torch.
+            ConfigError: an unknown runtime or quantization, ``qint8`` or ``bf16`` on torch, or
+                ``bf16`` on ONNX Runtime.
         """
         runtime = runtime.strip().lower()
         if runtime not in RUNTIMES:
@@ -102,6 +106,11 @@ class EmbeddingBackend:
             raise ConfigError(
                 "the torch embedding backend runs fp32 only: set RAG_EMBEDDING_BACKEND=openvino or onnx "
                 "for qint8, or RAG_EMBEDDING_QUANTIZATION=fp32"
+            )
+        if runtime == "onnx" and quantization == "bf16":
+            raise ConfigError(
+                "bf16 runs on the openvino embedding backend only: set RAG_EMBEDDING_BACKEND=openvino, "
+                "or RAG_EMBEDDING_QUANTIZATION=qint8 or fp32"
             )
         return cls(runtime, quantization)
 
@@ -429,13 +438,14 @@ def quantize_openvino(graph: Any, tokenizer: Any, info: dict[str, Any], backend:
     for text in calibration_texts():
         encoded = tokenizer(text, truncation=True, max_length=info["max_seq_length"], return_tensors="np")
         samples.append({name: encoded[name].astype("int64") for name in info["inputs"]})
-    return nncf.quantize(
-        graph,
-        nncf.Dataset(samples),
-        model_type=nncf.ModelType.TRANSFORMER,
-        subset_size=len(samples),
-        ignored_scope=nncf.IgnoredScope(patterns=list(OPENVINO_FP32_PATTERNS), validate=False),
-    )
+    with contextlib.redirect_stdout(sys.stderr):  # NNCF's progress bars: never into a CLI's --json output
+        return nncf.quantize(
+            graph,
+            nncf.Dataset(samples),
+            model_type=nncf.ModelType.TRANSFORMER,
+            subset_size=len(samples),
+            ignored_scope=nncf.IgnoredScope(patterns=list(OPENVINO_FP32_PATTERNS), validate=False),
+        )
 
 
 def build_info(model: Any) -> dict[str, Any]:
