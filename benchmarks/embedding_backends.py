@@ -40,23 +40,27 @@ from rag.evaluation.metrics import latency_summary
 from rag.evaluation.retrieval_eval import evaluate_retrieval
 from rag.loaders import load_path
 
-BACKENDS = ["torch", "onnx-fp32", "onnx-qint8", "openvino-fp32"]
+BACKENDS = ["torch", "onnx-fp32", "onnx-qint8", "openvino-fp32", "openvino-bf16", "openvino-qint8"]
 BASELINE = "torch"
 NDCG_TOLERANCE = 0.005
 SPEED_FLOOR = 2.0
 SECTION = "## Embedding backends"
 NOTES = (
-    "Backends: `torch` is sentence-transformers on PyTorch; `onnx-*` and `openvino-fp32` are the same "
+    "Backends: `torch` is sentence-transformers on PyTorch; `onnx-*` and `openvino-*` are the same "
     "MiniLM exported once by `torch.onnx.export` (`rag.embedding_backends`) and run by "
     "`rag.embedding_runtime` (Rust tokenizer, mean pooling, L2 norm; no torch). `onnx-qint8` is "
-    "`onnxruntime.quantization.quantize_dynamic` with uint8 per-channel weights, keeping the feed-forward "
-    "down-projections and the last layer fp32 (all MatMuls int8 gave a worst per-text cosine to fp32 of "
-    "0.970; this recipe 0.9905). Threads: ONNX Runtime and OpenVINO run one intra-op thread per core "
-    "(`os.cpu_count()`), so ingest batches use every core (`onnx-qint8-1thread` above is the same model "
-    "on one thread, for comparison); ONNX Runtime's workers do not spin-wait between passes "
-    "(`session.intra_op.allow_spinning=0`), so an idle embedder leaves the cores to PostgreSQL and the "
-    "local LLM (that choice follows ONNX Runtime's thread-management guidance; its effect was not "
-    "measured separately here)."
+    "`onnxruntime.quantization.quantize_dynamic` with per-channel weights (int8 on VNNI CPUs, uint8 "
+    "elsewhere), keeping the feed-forward down-projections and the last layer fp32 (all MatMuls int8 gave "
+    "a worst per-text cosine to fp32 of 0.970). `openvino-qint8` is static int8 by NNCF "
+    "(`nncf.quantize`, transformer scheme with SmoothQuant) calibrated on 300 Python standard-library "
+    "docstring paragraphs and snippets (offline, not evaluation data), keeping the 6 feed-forward "
+    "down-projections fp32 (`OPENVINO_FP32_PATTERNS`), its other layers in f32. `openvino-bf16` is the fp32 "
+    "model run with bfloat16 arithmetic (`INFERENCE_PRECISION_HINT=bf16`, CPUs with AVX512_BF16 or AMX; "
+    "OpenVINO would otherwise pick bf16 silently on such CPUs, so `openvino-fp32` sets f32). Threads: ONNX Runtime and OpenVINO run one "
+    "intra-op thread per core (`os.cpu_count()`), so ingest batches use every core (`onnx-qint8-1thread` "
+    "above is the same model on one thread, for comparison); ONNX Runtime's workers do not spin-wait "
+    "between passes (`session.intra_op.allow_spinning=0`), so an idle embedder leaves the cores to "
+    "PostgreSQL and the local LLM."
 )
 
 

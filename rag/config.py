@@ -84,7 +84,7 @@ class Settings:
             "Embedding backends").
         embedding_quantization: ``fp32`` or ``qint8`` (int8 weights and activations) for ``onnx`` and
             ``openvino`` (``RAG_EMBEDDING_QUANTIZATION``); empty: the runtime's default
-            (``rag.embedding_backends.DEFAULT_QUANTIZATION``: qint8 on ONNX Runtime, fp32 elsewhere).
+            (``rag.embedding_backends.DEFAULT_QUANTIZATION``: qint8 on ONNX Runtime and OpenVINO).
         embedding_batch_size: Texts per ``encode`` call (``RAG_EMBEDDING_BATCH_SIZE``).
         chunk_size: Maximum tokens of a chunk's embedding input (context header + passage), in the
             embedding model's own tokenizer; capped at the model's max sequence length

@@ -28,6 +28,7 @@ import hashlib
 import importlib
 import json
 import os
+import platform
 import re
 import shutil
 import sys
@@ -43,10 +44,11 @@ from rag.errors import ConfigError, ModelNotAvailable
 RUNTIMES = ("torch", "onnx", "openvino")
 """Values of ``RAG_EMBEDDING_BACKEND``."""
 
-QUANTIZATIONS = ("fp32", "qint8")
-"""Values of ``RAG_EMBEDDING_QUANTIZATION``: full precision, or int8 weights and activations."""
+QUANTIZATIONS = ("fp32", "bf16", "qint8")
+"""Values of ``RAG_EMBEDDING_QUANTIZATION``: full precision, bfloat16 arithmetic (OpenVINO on CPUs
+with AVX512_BF16 or AMX), or int8 weights and activations."""
 
-DEFAULT_QUANTIZATION = {"torch": "fp32", "onnx": "qint8", "openvino": "fp32"}
+DEFAULT_QUANTIZATION = {"torch": "fp32", "onnx": "qint8", "openvino": "qint8"}
 """Precision used when ``RAG_EMBEDDING_QUANTIZATION`` is empty: int8 where it is what makes the runtime
 worth choosing and passes the accuracy floor (``docs/performance.md``, "Embedding backends")."""
 
@@ -68,8 +70,10 @@ class EmbeddingBackend:
 
     Attributes:
         runtime: ``torch``, ``onnx`` (ONNX Runtime) or ``openvino``.
-        quantization: ``fp32`` or ``qint8`` (only ONNX Runtime runs qint8 here: OpenVINO's int8
-            path needs static quantization with a calibration set, not built yet).
+        quantization: ``fp32``; ``bf16`` (OpenVINO only: the fp32 model run with bfloat16
+            arithmetic, ``INFERENCE_PRECISION_HINT=bf16``); or ``qint8``: dynamic int8 on ONNX
+            Runtime (activation scales per batch), static int8 on OpenVINO (scales calibrated
+            once, :func:`quantize_openvino`).
     """
 
     runtime: str = "torch"
@@ -85,7 +89,8 @@ class EmbeddingBackend:
                 :data:`DEFAULT_QUANTIZATION`.
 
         Raises:
-            ConfigError: an unknown runtime or quantization, or ``qint8`` on torch or OpenVINO.
+            ConfigError: an unknown runtime or quantization, ``qint8`` or ``bf16`` on torch, or
+                ``bf16`` on ONNX Runtime.
         """
         runtime = runtime.strip().lower()
         if runtime not in RUNTIMES:
@@ -97,10 +102,15 @@ class EmbeddingBackend:
             raise ConfigError(
                 f"RAG_EMBEDDING_QUANTIZATION={quantization!r} is not one of {', '.join(QUANTIZATIONS)}"
             )
-        if runtime != "onnx" and quantization != "fp32":
+        if runtime == "torch" and quantization != "fp32":
             raise ConfigError(
-                f"the {runtime} embedding backend runs fp32 only: set RAG_EMBEDDING_BACKEND=onnx for qint8, "
-                "or RAG_EMBEDDING_QUANTIZATION=fp32"
+                "the torch embedding backend runs fp32 only: set RAG_EMBEDDING_BACKEND=openvino or onnx "
+                "for qint8, or RAG_EMBEDDING_QUANTIZATION=fp32"
+            )
+        if runtime == "onnx" and quantization == "bf16":
+            raise ConfigError(
+                "bf16 runs on the openvino embedding backend only: set RAG_EMBEDDING_BACKEND=openvino, "
+                "or RAG_EMBEDDING_QUANTIZATION=qint8 or fp32"
             )
         return cls(runtime, quantization)
 
@@ -171,11 +181,57 @@ def verify_build(directory: Path) -> str | None:
 BUILD_INFO_NAME = "rag-model.json"
 """File in a built model directory: what the runtime needs besides the graph (see :func:`build_info`)."""
 
-EXPORT_VERSION = 1
+EXPORT_VERSION = 2
 """Bumped whenever :func:`export_model` changes what it writes, so older builds are not reused."""
 
 ONNX_OPSET = 17
 """ONNX opset of the export: 17 is supported by ONNX Runtime >= 1.14 and OpenVINO >= 2023.0."""
+
+
+VNNI_FLAGS = frozenset({"avx512_vnni", "avx_vnni"})
+"""``/proc/cpuinfo`` flags of x86-64 int8 dot-product instructions (``vpdpbusd``, uint8 x int8)."""
+
+
+def int8_weight_type(cpuinfo: Path = Path("/proc/cpuinfo")) -> str:
+    """Weight type of a qint8 export on this CPU: ``"s8"`` (int8) or ``"u8"`` (uint8).
+
+    ONNX Runtime's dynamic quantization makes activations uint8; with int8 weights its x86 kernels
+    multiply uint8 x int8 (U8S8), which VNNI runs in one instruction and which may saturate on AVX2
+    CPUs without VNNI, where U8U8 is the safe choice (ONNX Runtime "Quantize ONNX models", "When and
+    why do I need to try U8U8?"). ARM64 kernels have no saturation issue (same page), so they get s8.
+
+    Args:
+        cpuinfo: The Linux CPU description; missing (macOS, Windows) means no VNNI is known.
+    """
+    if platform.machine().lower() in ("arm64", "aarch64"):
+        return "s8"
+    try:
+        flags = {
+            flag
+            for line in cpuinfo.read_text().splitlines()
+            if line.startswith("flags")
+            for flag in line.split()
+        }
+    except OSError:
+        return "u8"
+    return "s8" if flags & VNNI_FLAGS else "u8"
+
+
+def build_variant(backend: EmbeddingBackend) -> str:
+    """:attr:`EmbeddingBackend.tag` plus what else decides the build's numbers.
+
+    ONNX qint8 adds this CPU's :func:`int8_weight_type` (``onnx-qint8-s8``), so a data directory
+    moved to a CPU with other int8 kernels builds the model again instead of reusing weights chosen
+    for the old one; OpenVINO qint8 adds the Python version (``openvino-qint8-py3.11``), whose
+    docstrings are the calibration set (``rag.embedding_calibration``). The stored model name stays
+    ``@onnx-qint8`` / ``@openvino-qint8``: builds of one recipe agree with fp32 to the same
+    tolerance (``docs/performance.md``).
+    """
+    if backend.tag == "onnx-qint8":
+        return f"{backend.tag}-{int8_weight_type()}"
+    if backend.tag == "openvino-qint8":
+        return f"{backend.tag}-py{sys.version_info.major}.{sys.version_info.minor}"
+    return backend.tag
 
 
 def model_file(backend: EmbeddingBackend) -> str:
@@ -211,7 +267,8 @@ def ensure_built(
     """
     if backend.runtime == "torch":
         raise ValueError("torch runs the source directory itself; nothing is built")
-    target = cache_root / f"{source.name}-{backend.tag}-v{EXPORT_VERSION}-{source_digest(source)[:16]}"
+    variant = build_variant(backend)
+    target = cache_root / f"{source.name}-{variant}-v{EXPORT_VERSION}-{source_digest(source)[:16]}"
     if target.is_dir():
         problem = verify_build(target)
         if problem is None:
@@ -227,7 +284,7 @@ def ensure_built(
         staged = Path(scratch) / "model"
         staged.mkdir()
         export_model(source, backend, staged)
-        manifest = {"source": str(source), "backend": backend.tag, "files": directory_checksums(staged)}
+        manifest = {"source": str(source), "backend": variant, "files": directory_checksums(staged)}
         (staged / MANIFEST_NAME).write_text(json.dumps(manifest, indent=1, sort_keys=True), encoding="utf-8")
         with contextlib.suppress(OSError):  # another process renamed its copy first: keep that one
             os.replace(staged, target)
@@ -245,9 +302,11 @@ def export_model(source: Path, backend: EmbeddingBackend, destination: Path) -> 
 
     fp32: ``torch.onnx.export`` of the transformer (inputs ``input_ids``, ``attention_mask`` and,
     for BERT, ``token_type_ids``; output ``last_hidden_state`` (batch, tokens, hidden)), dynamic
-    batch and sequence axes. ONNX qint8: ``onnxruntime.quantization.quantize_dynamic`` (uint8
-    weights per output channel, activations quantized per batch at run time; ONNX Runtime "Quantize
-    ONNX models"; :func:`fp32_matmuls` stay fp32). OpenVINO: ``openvino.convert_model`` of the fp32 ONNX graph, saved as IR (fp32 kept).
+    batch and sequence axes. ONNX qint8: ``onnxruntime.quantization.quantize_dynamic`` (weights per
+    output channel, int8 or uint8 by :func:`int8_weight_type`, activations quantized per batch at run
+    time; ONNX Runtime "Quantize ONNX models"; :func:`fp32_matmuls` stay fp32). OpenVINO:
+    ``openvino.convert_model`` of the fp32 ONNX graph, saved as IR; qint8 quantized statically
+    first by :func:`quantize_openvino`.
 
     Raises:
         ModelNotAvailable: a runtime package is missing, or the model is not Transformer + mean
@@ -292,27 +351,28 @@ def export_model(source: Path, backend: EmbeddingBackend, destination: Path) -> 
             dynamo=False,  # the TorchScript exporter: no onnxscript dependency, stable for BERT graphs
         )
     model.tokenizer.backend_tokenizer.save(str(destination / "tokenizer.json"))
-    (destination / BUILD_INFO_NAME).write_text(json.dumps(info, indent=1), encoding="utf-8")
     if backend.runtime == "onnx" and backend.quantization == "qint8":
         require_runtime("onnxruntime", backend)
         from onnxruntime.quantization import QuantType, quantize_dynamic
 
+        info["int8_weights"] = int8_weight_type()
         quantize_dynamic(
             onnx_path,
             destination / model_file(backend),
-            weight_type=QuantType.QUInt8,
+            weight_type=QuantType.QInt8 if info["int8_weights"] == "s8" else QuantType.QUInt8,
             per_channel=True,
             nodes_to_exclude=fp32_matmuls(onnx_path),
         )
         onnx_path.unlink()
     elif backend.runtime == "openvino":
         openvino = require_runtime("openvino", backend)
-        openvino.save_model(
-            openvino.convert_model(str(onnx_path)),
-            str(destination / model_file(backend)),
-            compress_to_fp16=False,
-        )
+        graph = openvino.convert_model(str(onnx_path))
+        if backend.quantization == "qint8":
+            graph = quantize_openvino(graph, model.tokenizer, info, backend)
+            info["calibration"] = f"Python {sys.version.split()[0]} standard-library docstrings"
+        openvino.save_model(graph, str(destination / model_file(backend)), compress_to_fp16=False)
         onnx_path.unlink()
+    (destination / BUILD_INFO_NAME).write_text(json.dumps(info, indent=1), encoding="utf-8")
 
 
 def fp32_matmuls(onnx_path: Path) -> list[str]:
@@ -322,9 +382,9 @@ def fp32_matmuls(onnx_path: Path) -> list[str]:
     cosine 0.970 for "x" among 4 test texts, 36 SciFact abstracts and 4 short queries). Keeping the
     feed-forward down-projections (``layer.N/output/dense``: GELU outputs, the widest activation
     range) and the whole last layer in fp32 raised the worst cosine to 0.9905 (mean 0.9968); the
-    other 35 of 48 MatMuls run on int8 kernels. Uint8 weights (U8U8) because U8S8 products can
-    saturate on AVX2 CPUs without VNNI (ONNX Runtime "Quantize ONNX models"). Graphs with other
-    node names keep every MatMul quantized.
+    other 35 of 48 MatMuls run on int8 kernels (measured with uint8 weights; int8 weights on a VNNI
+    CPU, :func:`int8_weight_type`, gave worst 0.9909). Graphs with other node names keep every
+    MatMul quantized.
     """
     import onnx
 
@@ -336,6 +396,56 @@ def fp32_matmuls(onnx_path: Path) -> list[str]:
     layers = [int(m.group(1)) for n in names if (m := re.search(r"/layer\.(\d+)/", n))]
     last = f"/layer.{max(layers)}/" if layers else None
     return [n for n in names if ("/output/dense/" in n and "/attention/" not in n) or (last and last in n)]
+
+
+OPENVINO_FP32_PATTERNS = (r".*layer\.\d+/output/dense/MatMul.*",)
+"""OpenVINO node names kept fp32 in the static int8 model: BERT's feed-forward down-projections.
+
+Their inputs are GELU outputs, the widest activation range in the layer, which one per-tensor
+scale fits worst. Measured on MiniLM (300 SciFact abstracts, 46 short texts and queries; static
+int8 with every MatMul quantized): worst per-text cosine to fp32 0.979 / 0.985; these 6 of 36
+weight MatMuls kept fp32: 0.9895 / 0.9938, at about 2.5-3.5x torch fp32 chunks/s (a noisy machine;
+``benchmarks/embedding_backends.py`` gives the committed figure). Also tried and worse: NNCF's
+SmoothQuant off or at alpha 0.5, the first layer kept fp32, full bias correction, calibration
+with longer texts."""
+
+
+def quantize_openvino(graph: Any, tokenizer: Any, info: dict[str, Any], backend: EmbeddingBackend) -> Any:
+    """Static int8 quantization of an OpenVINO model with NNCF (``nncf.quantize``).
+
+    ``model_type=TRANSFORMER`` (NNCF's transformer scheme: SmoothQuant on MatMuls, attention
+    softmax and LayerNorm kept in float), calibrated on :func:`rag.embedding_calibration.calibration_texts`
+    one text at a time (no padding, truncated at ``max_seq_length``), with
+    :data:`OPENVINO_FP32_PATTERNS` kept fp32. Takes about 30 s on 2 cores.
+
+    Args:
+        graph: ``openvino.Model`` of the fp32 transformer. tokenizer: The model's Hugging Face
+            tokenizer. info: :func:`build_info` of the model.
+
+    Returns:
+        The quantized ``openvino.Model``.
+
+    Raises:
+        ModelNotAvailable: nncf is not installed.
+    """
+    import logging
+
+    nncf = require_runtime("nncf", backend)
+    from rag.embedding_calibration import calibration_texts
+
+    nncf.set_log_level(logging.ERROR)
+    samples = []
+    for text in calibration_texts():
+        encoded = tokenizer(text, truncation=True, max_length=info["max_seq_length"], return_tensors="np")
+        samples.append({name: encoded[name].astype("int64") for name in info["inputs"]})
+    with contextlib.redirect_stdout(sys.stderr):  # NNCF's progress bars: never into a CLI's --json output
+        return nncf.quantize(
+            graph,
+            nncf.Dataset(samples),
+            model_type=nncf.ModelType.TRANSFORMER,
+            subset_size=len(samples),
+            ignored_scope=nncf.IgnoredScope(patterns=list(OPENVINO_FP32_PATTERNS), validate=False),
+        )
 
 
 def build_info(model: Any) -> dict[str, Any]:

@@ -20,6 +20,7 @@ import numpy as np
 
 from rag.embedding import TOKENIZE_CACHE_SIZE, l2_normalise, token_functions
 from rag.embedding_backends import BUILD_INFO_NAME, EmbeddingBackend, model_file, require_runtime
+from rag.errors import ModelNotAvailable
 
 Forward = Callable[[dict[str, np.ndarray]], np.ndarray]
 """Named int64 inputs ``(batch, tokens)`` -> ``last_hidden_state`` float32 ``(batch, tokens, hidden)``."""
@@ -51,12 +52,31 @@ def onnx_forward(path: Path, threads: int, backend: EmbeddingBackend) -> Forward
 def openvino_forward(path: Path, threads: int, backend: EmbeddingBackend) -> Forward:
     """An OpenVINO CPU model compiled for latency on ``threads`` threads (one stream).
 
+    The float arithmetic is set explicitly (``INFERENCE_PRECISION_HINT``): OpenVINO otherwise runs
+    an fp32 model in bfloat16 on CPUs that have AVX512_BF16 or AMX (OpenVINO "CPU device",
+    "Inference precision"), so ``openvino-fp32`` would silently give other numbers on other CPUs.
+    ``bf16`` asks for bfloat16; ``qint8`` runs its int8 layers in int8 and the rest in f32.
+
     Raises:
-        ModelNotAvailable: openvino is not installed.
+        ModelNotAvailable: openvino is not installed, or ``bf16`` on a CPU without bfloat16.
     """
     openvino = require_runtime("openvino", backend)
-    compiled = openvino.Core().compile_model(
-        str(path), "CPU", {"INFERENCE_NUM_THREADS": threads, "PERFORMANCE_HINT": "LATENCY", "NUM_STREAMS": 1}
+    core = openvino.Core()
+    precision = "bf16" if backend.quantization == "bf16" else "f32"
+    if precision == "bf16" and "BF16" not in core.get_property("CPU", "OPTIMIZATION_CAPABILITIES"):
+        raise ModelNotAvailable(
+            "this CPU has no bfloat16 instructions (AVX512_BF16 or AMX) for the openvino-bf16 embedding "
+            "backend: set RAG_EMBEDDING_QUANTIZATION=qint8 or fp32"
+        )
+    compiled = core.compile_model(
+        str(path),
+        "CPU",
+        {
+            "INFERENCE_NUM_THREADS": threads,
+            "PERFORMANCE_HINT": "LATENCY",
+            "NUM_STREAMS": 1,
+            "INFERENCE_PRECISION_HINT": precision,
+        },
     )
     request = compiled.create_infer_request()
 
