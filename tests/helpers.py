@@ -149,7 +149,9 @@ def chromium_page(executable: str, args: list[str], timeout_ms: float):
 def ingest_and_ask(page, collection: str, question: str, answer: str):  # type: ignore[no-untyped-def]
     """Ingest the file chosen on the Upload page into ``collection``, ask ``question`` on the Chat page.
 
-    Waits for the Upload page's "New" metric to say 1 and for the answer to contain ``answer``.
+    Ingests inline (the "In the background" switch turned off: these tests are about citations, and
+    test_browser.py covers the queue), waits for the "New" metric to say 1, then for the answer to
+    contain ``answer``.
 
     Returns:
         The assistant's chat message (a Playwright locator).
@@ -157,6 +159,9 @@ def ingest_and_ask(page, collection: str, question: str, answer: str):  # type: 
     from playwright.sync_api import expect
     from test_browser import INGEST_TIMEOUT_MS, STEP_TIMEOUT_MS, open_page, wait_idle
 
+    page.get_by_text("In the background", exact=True).click()  # the switch input itself is hidden
+    expect(page.get_by_role("switch", name="In the background")).not_to_be_checked()
+    wait_idle(page)
     page.get_by_role("button", name=f"Ingest 1 file(s) into {collection}").click()
     wait_idle(page, INGEST_TIMEOUT_MS)
     expect(page.locator('[data-testid="stMetric"]', has_text="New")).to_contain_text(
