@@ -71,6 +71,7 @@ from rag.errors import AccessDenied, ConfigError, ModelDownloadError, NotFound
 from rag.folder_sync import SyncReport, sync_folder
 from rag.ingest import Ingestor, ProgressCallback
 from rag.loaders import LoadOptions
+from rag.loaders.text import sha256_hex
 from rag.models import Candidate
 from rag.passage_context import CONTEXT_CHUNKS, MAX_CONTEXT_CHARS, PassageContext, build_context
 from rag.pdf_view import CitedPage, render_cited_page
@@ -662,8 +663,6 @@ class Engine:
             AccessDenied: the collection is shared with the acting user read-only.
             ConfigError: an empty collection name.
         """
-        import hashlib
-
         from rag.queue import defer_job
 
         if not collection.strip():
@@ -681,9 +680,7 @@ class Engine:
         jobs = []
         for name, data in files:
             with self.db.connection() as conn:
-                job = job_rows.create_job(
-                    conn, collection, name, data, hashlib.sha256(data).hexdigest(), options
-                )
+                job = job_rows.create_job(conn, collection, name, data, sha256_hex(data), options)
             queue_id = defer_job(app, job.id)
             with self.db.connection() as conn:
                 job_rows.set_queue_job_id(conn, job.id, queue_id)

@@ -11,13 +11,13 @@ under the folder (e.g. uploaded by hand) counts as gone.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from rag.errors import ConfigError
 from rag.loaders import iter_files
+from rag.loaders.text import sha256_hex
 
 if TYPE_CHECKING:
     from rag.db.jobs import Job
@@ -78,7 +78,7 @@ def sync_folder(engine: Engine, directory: Path, collection: str) -> SyncReport:
             skipped.append((name, f"larger than RAG_MAX_FILE_MB ({size} bytes)"))
             continue
         data = path.read_bytes()
-        digest = hashlib.sha256(data).hexdigest()
+        digest = sha256_hex(data)  # the same digest as a stored document's content_sha256
         if stored.get(name) == digest or queued.get(name) == digest:
             unchanged.append(name)
             continue
